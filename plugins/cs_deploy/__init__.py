@@ -1,0 +1,1 @@
+"""tagship plugin: cs-deploy."""

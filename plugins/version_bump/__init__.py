@@ -1,0 +1,1 @@
+"""tagship plugin: version-bump."""

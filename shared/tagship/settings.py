@@ -1,0 +1,268 @@
+"""Plugin settings from ``PLUGIN_*`` environment variables, the way Drone 1.x writes them.
+
+drone-runner-docker encodes a step's ``settings:`` as ``PLUGIN_<KEY upper-cased>``: strings as they are, a
+list of strings comma-joined, any map or list of maps as JSON, booleans ``true``/``false``
+(research/version-and-drone.md B1). Woodpecker does the same but also turns ``-``/``.`` into ``_``.
+
+A plugin declares a :class:`PluginSettings` subclass with :func:`setting` fields and the types below;
+:func:`load_settings` reads the environment and turns every problem into one line naming the env var.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Annotated, Iterable, Mapping, Sequence
+
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from .errors import SettingsError
+
+PREFIX = "PLUGIN_"
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How a setting is written in YAML/env; shown by ``--help`` and the docs."""
+
+    name: str
+
+
+def _csv_list(value: Any) -> Any:
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return []
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"a JSON array (it does not parse: {exc.msg})") from None
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return value
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"JSON (it does not parse: {exc.msg})") from None
+    return value
+
+
+def _str_map(value: Any) -> Any:
+    value = _json(value)
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return {str(k): v if isinstance(v, str) else json.dumps(v) if isinstance(v, (dict, list))
+                else str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
+    return value
+
+
+def _json_list(value: Any) -> Any:
+    value = _json(value)
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return [value]
+    return value
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from ``90``, ``90s``, ``1.5m``, ``1h30m``, ``500ms`` (Go's syntax, as drone-helm3 accepts)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    text = str(value).strip().lower()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError("a duration such as 90s, 10m, 1h30m or a number of seconds")
+    return sum(float(n) * _UNITS[u] for n, u in parts)
+
+
+def _duration(value: Any) -> Any:
+    return parse_duration(value) if value is not None and value != "" else value
+
+
+StrList = Annotated[list[str], BeforeValidator(_csv_list), Kind("list")]
+StrMap = Annotated[dict[str, str], BeforeValidator(_str_map), Kind("map")]
+Duration = Annotated[float, BeforeValidator(_duration), Kind("duration")]
+JsonValue = Annotated[Any, BeforeValidator(_json), Kind("json")]
+
+
+def JsonList(item: Any) -> Any:  # noqa: N802 - reads like a type
+    """A list of maps (JSON in the env) whose items validate as ``item``."""
+    return Annotated[list[item], BeforeValidator(_json_list), Kind("list of maps")]
+
+
+def setting(default: Any = ..., *, help: str, aliases: Sequence[str] = (), example: Any = None,
+            **kw: Any) -> Any:
+    """A plugin setting. ``aliases`` are other env var names read when ``PLUGIN_<NAME>`` is not set:
+    Drone 0.8 secret names (``DOCKER_PASSWORD``), the seed's names (``ALIYUN_ACCESS_KEY_ID``) or an
+    old setting name (``PLUGIN_TARGET``, which is announced as a notice when used)."""
+    extra = {"env_aliases": list(aliases)}
+    if example is not None:
+        extra["example"] = example
+    return Field(default, description=help, json_schema_extra=extra, **kw)
+
+
+def env_names(name: str, field: FieldInfo) -> list[str]:
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    return [PREFIX + name.upper(), *extra.get("env_aliases", [])]
+
+
+def is_secret(field: FieldInfo) -> bool:
+    ann = field.annotation
+    return ann is SecretStr or (getattr(ann, "__args__", None) is not None and SecretStr in ann.__args__)
+
+
+def _norm(key: str) -> str:
+    return key.upper().replace("-", "_").replace(".", "_")
+
+
+class DroneEnvSource(PydanticBaseSettingsSource):
+    """Reads each field from its env names, first one set wins; remembers which name it came from."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str] | None = None):
+        super().__init__(settings_cls)
+        env = os.environ if environ is None else environ
+        self.env = {_norm(k): v for k, v in env.items()}
+        self.origin: dict[str, str] = {}
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        for name in env_names(field_name, field):
+            if _norm(name) in self.env:
+                return self.env[_norm(name)], name, False
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for name, field in self.settings_cls.model_fields.items():
+            value, origin, _ = self.get_field_value(field, name)
+            if value is not None:
+                data[name] = value
+                self.origin[name] = origin
+        return data
+
+
+class PluginSettings(BaseSettings):
+    """Base of every plugin's settings model; common settings live here."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, validate_default=True)
+
+    dry_run: bool = setting(False, help="Print the full plan and change nothing remote.")
+    debug: bool = setting(False, help="More detail in the log (still masked), tracebacks on internal errors.")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):
+        return (init_settings, DroneEnvSource(settings_cls))
+
+    def secret_values(self) -> Iterable[str]:
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                yield value.get_secret_value()
+
+
+def _shown(value: Any, secret: bool) -> str:
+    if secret:
+        return "******"
+    text = str(value)
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+_EXPECTED = {
+    "int_parsing": "an integer", "int_type": "an integer", "int_from_float": "an integer",
+    "float_parsing": "a number", "float_type": "a number",
+    "bool_parsing": "a boolean (true/false/1/0/yes/no)", "bool_type": "a boolean (true/false/1/0/yes/no)",
+    "list_type": "a list (comma-separated or a JSON array)", "dict_type": "a JSON map",
+    "model_type": "a JSON map", "model_attributes_type": "a JSON map", "string_type": "a string",
+    "extra_forbidden": "no such key",
+}
+
+
+def _expected(err: dict[str, Any]) -> str:
+    if err.get("type") in _EXPECTED:
+        return _EXPECTED[err["type"]]
+    msg = err.get("msg", "")
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    ctx = err.get("ctx") or {}
+    if err.get("type") == "literal_error" and "expected" in ctx:
+        return f"one of {ctx['expected']}"
+    return msg[0].lower() + msg[1:] if msg else "a valid value"
+
+
+def format_errors(cls: type[PluginSettings], exc: ValidationError, source: DroneEnvSource) -> list[str]:
+    lines = []
+    for err in exc.errors():
+        loc = err.get("loc") or ()
+        name = str(loc[0]) if loc else ""
+        field = cls.model_fields.get(name)
+        if field is None:
+            text = _expected(err)
+            named = re.match(r"^[A-Za-z][A-Za-z0-9_]*: ", text)
+            lines.append(text[0].upper() + text[1:] if named else f"settings: {text}")
+            continue
+        env = source.origin.get(name, PREFIX + name.upper())
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc[1:])
+        if err.get("type") == "missing":
+            lines.append(f"{env}: required ({field.description or name}), not set")
+            continue
+        given = source.env.get(_norm(env))
+        shown = _shown(given, is_secret(field)) if given is not None else "nothing"
+        lines.append(f"{env}{where}: expected {_expected(err)}, got {shown}")
+    return lines
+
+
+def unknown_settings(cls: type[PluginSettings], environ: Mapping[str, str]) -> list[str]:
+    """Warnings for ``PLUGIN_*`` variables that no setting reads, with a did-you-mean."""
+    known = {_norm(n) for name, f in cls.model_fields.items() for n in env_names(name, f)
+             if _norm(n).startswith(PREFIX)}
+    notes = []
+    for key in sorted(environ):
+        norm = _norm(key)
+        if norm.startswith(PREFIX) and norm not in known:
+            close = difflib.get_close_matches(norm, sorted(known), n=1, cutoff=0.75)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            notes.append(f"{key} is not a setting of this plugin and is ignored{hint}")
+    return notes
+
+
+def renamed_settings(cls: type[PluginSettings], source: DroneEnvSource) -> list[str]:
+    """Notices for settings read from an old ``PLUGIN_*`` name (e.g. the seed's ``target``)."""
+    notes = []
+    for name, origin in source.origin.items():
+        primary = PREFIX + name.upper()
+        if origin != primary and _norm(origin).startswith(PREFIX):
+            notes.append(f"{origin} is read as {primary} ({name}); the old name still works")
+    return notes
+
+
+def load_settings(cls: type[PluginSettings], environ: Mapping[str, str] | None = None
+                  ) -> tuple[PluginSettings, DroneEnvSource]:
+    """Validate ``cls`` from the environment; raise :class:`SettingsError` with one line per problem."""
+    source = DroneEnvSource(cls, environ)
+    try:
+        return cls.model_validate(source()), source
+    except ValidationError as exc:
+        raise SettingsError(format_errors(cls, exc, source)) from None
