@@ -1,0 +1,102 @@
+"""Multipart upload operations of ``tagship oss-server``: InitiateMultipartUpload, UploadPart,
+CompleteMultipartUpload (ETag = MD5 of the parts' binary MD5s + "-N"), AbortMultipartUpload, ListParts."""
+from __future__ import annotations
+
+from urllib.parse import quote
+from xml.etree import ElementTree as ET
+
+from .oss_proto import (Request, Response, _int_param, bad, base64, forbid_overwrite, iso_date, object_meta_from,
+                        parse_xml, read_all, receive, sub, xml_response)
+from .oss_store import Store
+
+
+def initiate_upload(store: Store, req: Request) -> Response:
+    meta = object_meta_from(req)
+    if forbid_overwrite(req):
+        meta["forbid_overwrite"] = True
+        if req.key in store.bucket(req.bucket).index:
+            raise bad("FileAlreadyExists", "The object you specified already exists and can not be overwritten.",
+                      status=409)
+    read_all(req)
+    upload_id = store.init_upload(req.bucket, req.key, meta)
+    url = req.params.get("encoding-type") == "url"
+
+    def build(el: ET.Element) -> None:
+        sub(el, "Bucket", req.bucket)
+        sub(el, "Key", quote(req.key, safe="") if url else req.key)
+        sub(el, "UploadId", upload_id)
+        if url:
+            sub(el, "EncodingType", "url")
+    return xml_response("InitiateMultipartUploadResult", build)
+
+
+def upload_part(store: Store, req: Request) -> Response:
+    p = req.params
+    try:
+        number = int(p["partNumber"])
+    except ValueError:
+        number = 0
+    store.upload(req.bucket, req.key, p["uploadId"])
+    body = receive(store, req)
+    part = store.put_part(req.bucket, req.key, p["uploadId"], number, body)
+    return Response(200, {"ETag": f'"{part["etag"]}"', "x-oss-hash-crc64ecma": part["crc64"],
+                          "Content-MD5": base64.b64encode(bytes.fromhex(part["md5"])).decode()})
+
+
+def complete_upload(store: Store, req: Request) -> Response:
+    upload_id = req.params["uploadId"]
+    up = store.upload(req.bucket, req.key, upload_id)
+    data = read_all(req)
+    if req.headers.get("x-oss-complete-all", "").lower() == "yes":
+        wanted = [(n, part["etag"]) for n, part in sorted(up["parts"].items())]
+    else:
+        root = parse_xml(data)
+        try:
+            wanted = [(int(e.findtext("PartNumber") or ""), e.findtext("ETag") or "") for e in root.iter("Part")]
+        except ValueError:
+            raise bad("MalformedXML", "The XML you provided was not well-formed.") from None
+    forbid = forbid_overwrite(req) or up["meta"].get("forbid_overwrite", False)
+    meta = store.complete(req.bucket, req.key, upload_id, wanted, forbid)
+    url = req.params.get("encoding-type") == "url"
+
+    def build(el: ET.Element) -> None:
+        if url:
+            sub(el, "EncodingType", "url")
+        sub(el, "Location", f"http://{req.host}/{req.bucket}/{quote(req.key)}")
+        sub(el, "Bucket", req.bucket)
+        sub(el, "Key", quote(req.key, safe="") if url else req.key)
+        sub(el, "ETag", f'"{meta["etag"]}"')
+    resp = xml_response("CompleteMultipartUploadResult", build)
+    resp.headers.update({"ETag": f'"{meta["etag"]}"', "x-oss-hash-crc64ecma": meta["crc64"]})
+    return resp
+
+
+def abort_upload(store: Store, req: Request) -> Response:
+    store.abort(req.bucket, req.key, req.params["uploadId"])
+    return Response(204)
+
+
+def list_parts(store: Store, req: Request) -> Response:
+    p = req.params
+    up = store.upload(req.bucket, req.key, p["uploadId"])
+    max_parts = _int_param(p, "max-parts", 1000, 1, 1000)
+    marker = _int_param(p, "part-number-marker", 0, 0, 10000)
+    numbers = [n for n in sorted(up["parts"]) if n > marker]
+    page, truncated = numbers[:max_parts], len(numbers) > max_parts
+
+    def build(el: ET.Element) -> None:
+        sub(el, "Bucket", req.bucket)
+        sub(el, "Key", req.key)
+        sub(el, "UploadId", p["uploadId"])
+        sub(el, "PartNumberMarker", marker)
+        sub(el, "NextPartNumberMarker", page[-1] if page else marker)
+        sub(el, "MaxParts", max_parts)
+        sub(el, "IsTruncated", "true" if truncated else "false")
+        for n in page:
+            part, e = up["parts"][n], sub(el, "Part")
+            sub(e, "PartNumber", n)
+            sub(e, "LastModified", iso_date(part["last_modified"]))
+            sub(e, "ETag", f'"{part["etag"]}"')
+            sub(e, "HashCrc64ecma", part["crc64"])
+            sub(e, "Size", part["size"])
+    return xml_response("ListPartsResult", build)
