@@ -200,7 +200,7 @@ def docker_tags(
     ``floating``: ``smart`` — ``X.Y``/``X``/``latest`` only if this is the highest stable release of that
     range (ties count: a rebuild keeps its tags); ``always`` — like drone-docker's auto_tag; ``never`` — only
     the full version.  ``latest``: ``auto`` (the highest stable release; with ``floating=always`` every stable
-    release), ``always`` (every stable release), ``never``.  A pre-release never gets a floating tag or latest.
+    release; none with ``floating=never``), ``always`` (every stable release), ``never``.  A pre-release never gets a floating tag or latest.
     ``suffix`` turns each tag into ``tag-suffix`` and ``latest`` into the suffix itself (drone-docker).
     ``extra`` tags are appended as they are.  Every tag is checked against docker's grammar.
     """
@@ -220,7 +220,7 @@ def docker_tags(
                 tags.append(f"{v.major}.{v.minor}")
             if v.major != 0 and (not smart or tops(r for r in stable if r.major == v.major)):
                 tags.append(str(v.major))
-        if latest == "always" or (latest == "auto" and (not smart or tops(stable))):
+        if latest == "always" or (latest == "auto" and floating != "never" and (not smart or tops(stable))):
             tags.append("latest")
     if suffix:
         tags = [suffix if t == "latest" else f"{t}-{suffix}" for t in tags]
