@@ -19,19 +19,19 @@ def run(cmd: Sequence[str], *, cwd: str | Path | None = None, env: Mapping[str, 
     ``show`` logs each output line as it would appear in the CI log. A non-zero exit with ``check`` raises
     :class:`PluginError` carrying the command and the last lines of its (masked) output.
     """
-    log.debug("$ " + " ".join(cmd))
+    log.debug("$ " + " ".join(cmd))  # log masks it
     try:
         proc = subprocess.run(list(cmd), cwd=cwd, env=dict(env) if env is not None else None, text=True,
                               capture_output=True, timeout=timeout, input=input)
     except FileNotFoundError:
         raise PluginError(f"{cmd[0]} is not installed or not on PATH") from None
     except subprocess.TimeoutExpired:
-        raise PluginError(f"{' '.join(cmd[:2])} did not finish within {timeout:.0f}s") from None
+        raise PluginError(mask(f"{' '.join(cmd[:2])} did not finish within {timeout:.0f}s")) from None
     proc.stdout, proc.stderr = mask(proc.stdout or ""), mask(proc.stderr or "")
     if show:
         for line in (proc.stdout + proc.stderr).splitlines():
             log.info(line)
     if check and proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
-        raise PluginError(f"{' '.join(cmd[:3])} failed (exit {proc.returncode}): {tail}")
+        raise PluginError(mask(f"{' '.join(cmd[:3])} failed (exit {proc.returncode}): {tail}"))
     return proc

@@ -147,8 +147,8 @@ class DroneEnvSource(PydanticBaseSettingsSource):
         self.origin: dict[str, str] = {}
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        for name in env_names(field_name, field):
-            if _norm(name) in self.env:
+        for name in env_names(field_name, field):  # an empty value counts as not set
+            if self.env.get(_norm(name), "").strip():
                 return self.env[_norm(name)], name, False
         return None, field_name, False
 
@@ -209,7 +209,9 @@ def _expected(err: dict[str, Any]) -> str:
     ctx = err.get("ctx") or {}
     if err.get("type") == "literal_error" and "expected" in ctx:
         return f"one of {ctx['expected']}"
-    return msg[0].lower() + msg[1:] if msg else "a valid value"
+    if not msg:
+        return "a valid value"
+    return msg[0].lower() + msg[1:] if msg[1:2].islower() else msg
 
 
 def format_errors(cls: type[PluginSettings], exc: ValidationError, source: DroneEnvSource) -> list[str]:
@@ -225,11 +227,14 @@ def format_errors(cls: type[PluginSettings], exc: ValidationError, source: Drone
             continue
         env = source.origin.get(name, PREFIX + name.upper())
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc[1:])
-        if err.get("type") == "missing":
+        if err.get("type") == "missing" and len(loc) == 1:
             lines.append(f"{env}: required ({field.description or name}), not set")
             continue
         given = source.env.get(_norm(env))
         shown = _shown(given, is_secret(field)) if given is not None else "nothing"
+        if err.get("type") == "missing":
+            lines.append(f"{env}{where}: required, missing in {shown}")
+            continue
         lines.append(f"{env}{where}: expected {_expected(err)}, got {shown}")
     return lines
 
