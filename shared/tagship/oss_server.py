@@ -22,12 +22,13 @@ import socketserver
 import sys
 import threading
 import time
+import traceback
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterable, Mapping, Sequence
 from urllib.parse import parse_qsl, unquote
 
-from . import oss_ops
+from . import oss_ops, oss_proto
 from .oss_faults import KINDS, Faults, Stats
 from .oss_sig import AuthError, Credential, verify
 from .oss_store import Store, StoreError
@@ -117,7 +118,7 @@ class Handler(BaseHTTPRequestHandler):
         except UnicodeDecodeError:
             return self.send_error(400, "object name is not valid UTF-8")
         query = parse_qsl(qs, keep_blank_values=True)
-        req = oss_ops.Request(self.command, bucket, key, query, headers, body.chunks, host)
+        req = oss_proto.Request(self.command, bucket, key, query, headers, body.chunks, host)
         op = oss_ops.route(req)
         host_id = f"{bucket}.{host}" if bucket and not host.startswith(bucket + ".") else host
         fault = srv.faults.pick(op)
@@ -144,13 +145,19 @@ class Handler(BaseHTTPRequestHandler):
                 fault = None if fault == "crc" else fault
         except (AuthError, StoreError) as e:
             code = e.code
-            err = oss_ops.error_body(e.code, e.message, request_id, host_id, e.extra)
-            resp = oss_ops.Response(e.status, {"Content-Type": "application/xml"}, err)
+            err = oss_proto.error_body(e.code, e.message, request_id, host_id, e.extra)
+            resp = oss_proto.Response(e.status, {"Content-Type": "application/xml"}, err)
             if "EC" in e.extra:
                 resp.headers["x-oss-ec"] = e.extra["EC"]
         except (ConnectionError, socket.timeout):
             self.close_connection = True
             return
+        except Exception:  # a bug here: answer as OSS would, keep serving
+            traceback.print_exc(file=sys.stderr)
+            code = "InternalError"
+            err = oss_proto.error_body(code, "We encountered an internal error. Please try again.", request_id,
+                                       host_id, {})
+            resp = oss_proto.Response(500, {"Content-Type": "application/xml"}, err)
         try:
             body.drain()
         except (ConnectionError, ValueError):
@@ -170,7 +177,7 @@ class Handler(BaseHTTPRequestHandler):
         bucket, _, key = raw_path[1:].partition("/")
         return unquote(bucket), unquote(key, errors="strict")
 
-    def respond(self, resp: oss_ops.Response, request_id: str) -> int:
+    def respond(self, resp: oss_proto.Response, request_id: str) -> int:
         self.send_response(resp.status)
         length = len(resp.body) + (resp.length if resp.stream is not None or self.command == "HEAD" else 0)
         if self.command == "HEAD" and resp.status >= 300:
