@@ -1,0 +1,155 @@
+"""The Docker engine: connect (host socket / DOCKER_HOST, or a dockerd started here for ``daemon: dind``),
+build once through the SDK's low-level API with the stream masked, tag, purge.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from tagship import log
+from tagship.errors import PluginError
+from tagship.mask import StreamMasker, mask
+
+DIND_SOCK = "unix:///var/run/tagship-dind.sock"
+PRIVILEGED_HINT = ("dockerd needs a privileged container: set `privileged: true` on the step and list the "
+                   "image in DRONE_RUNNER_PRIVILEGED_IMAGES (or use daemon: host with the socket mounted)")
+
+
+def api_client(base_url: str | None = None, timeout: int = 600) -> Any:
+    import docker
+
+    if base_url:
+        return docker.APIClient(base_url=base_url, timeout=timeout, version="auto")
+    env = docker.utils.kwargs_from_env()
+    return docker.APIClient(timeout=timeout, version="auto", **env)
+
+
+def connect(settings: Any) -> tuple[Any, str | None, Any]:
+    """(client, base_url, dind process or None). Fails with an actionable message when nothing answers."""
+    if settings.daemon == "dind":
+        proc, base = start_dind(settings)
+        return api_client(base), base, proc
+    base = settings.docker_host or None
+    try:
+        client = api_client(base)
+        client.ping()
+    except Exception as exc:  # docker raises DockerException / requests errors
+        where = base or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        raise PluginError(f"cannot reach the Docker engine at {where}: {mask(str(exc)).splitlines()[0]}",
+                          hint="mount /var/run/docker.sock into the step, set docker_host, or use daemon: dind "
+                               "with privileged: true") from None
+    return client, base, None
+
+
+def start_dind(settings: Any) -> tuple[subprocess.Popen, str]:
+    """Start dockerd with its own socket, data root and pid file; wait for it or fail fast with its log."""
+    root = Path(tempfile.mkdtemp(prefix="tagship-dind-"))
+    sock = settings.docker_host or f"unix://{root}/docker.sock"
+    cmd = [settings.dockerd_path, f"--host={sock}", f"--data-root={root}/data", f"--exec-root={root}/exec",
+           f"--pidfile={root}/docker.pid"]
+    if settings.storage_driver:
+        cmd.append(f"--storage-driver={settings.storage_driver}")
+    if settings.mirror:
+        cmd.append(f"--registry-mirror={settings.mirror}")
+    if settings.mtu:
+        cmd.append(f"--mtu={settings.mtu}")
+    if settings.insecure and settings.registry:
+        cmd.append(f"--insecure-registry={settings.registry}")
+    for t in settings.registries:
+        if t.insecure and t.registry:
+            cmd.append(f"--insecure-registry={t.registry}")
+    logfile = root / "dockerd.log"
+    log.info("starting dockerd: " + " ".join(cmd))
+    try:
+        proc = subprocess.Popen(cmd, stdout=open(logfile, "wb"), stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    except OSError as exc:
+        raise PluginError(f"cannot start {settings.dockerd_path}: {exc.strerror}", hint=PRIVILEGED_HINT) from None
+    deadline = time.monotonic() + settings.daemon_timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        try:
+            api_client(sock, timeout=5).ping()
+            log.ok(f"dockerd answers on {sock}")
+            return proc, sock
+        except Exception:
+            time.sleep(0.3)
+    alive = proc.poll() is None
+    stop_dind(proc)
+    tail = "\n".join(mask(logfile.read_text(errors="replace")).strip().splitlines()[-8:])
+    state = f"exited with {proc.returncode}" if not alive else f"did not answer within {settings.daemon_timeout:.0f}s"
+    raise PluginError(f"dockerd {state}; its last log lines:\n{tail}", hint=PRIVILEGED_HINT)
+
+
+def stop_dind(proc: subprocess.Popen | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+def _lines(masker: StreamMasker, text: str, buf: list[str]) -> None:
+    buf.append(masker.feed(text))
+    joined = "".join(buf)
+    *done, rest = joined.split("\n")
+    buf[:] = [rest]
+    for line in done:
+        if line.strip():
+            log.info("  " + line.rstrip())
+
+
+def build(client: Any, *, context: Path, dockerfile: Path, tag: str, buildargs: dict[str, str],
+          labels: dict[str, str], target: str, cache_from: list[str], pull: bool, nocache: bool,
+          extra_hosts: dict[str, str]) -> str:
+    """Build once; every line of the stream masked; returns the image id. Errors in the stream fail."""
+    for image in cache_from:
+        try:
+            repo, _, tagname = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "latest")
+            client.pull(repo, tag=tagname or "latest")
+        except Exception as exc:
+            log.note(f"cache_from {image}: not pulled ({mask(str(exc)).splitlines()[0][:120]}); building without it")
+    masker, buf, image_id, error = StreamMasker(), [""], None, None
+    stream = client.build(path=str(context), dockerfile=str(dockerfile), tag=tag, buildargs=buildargs,
+                          labels=labels, target=target or None, cache_from=cache_from or None, pull=pull,
+                          nocache=nocache, rm=True, forcerm=True, decode=True, extra_hosts=extra_hosts or None)
+    try:
+        for item in stream:
+            if "stream" in item:
+                _lines(masker, item["stream"], buf)
+            elif "status" in item:
+                _lines(masker, f"{item['status']} {item.get('progress', '')}\n", buf)
+            if "aux" in item and isinstance(item["aux"], dict) and "ID" in item["aux"]:
+                image_id = item["aux"]["ID"]
+            if "errorDetail" in item or "error" in item:
+                error = (item.get("errorDetail") or {}).get("message") or item.get("error")
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    _lines(masker, masker.flush() + "\n", buf)
+    if error:
+        raise PluginError(f"docker build failed: {mask(error).strip()}",
+                          hint="the build log above shows the failing step")
+    if not image_id:
+        image_id = client.inspect_image(tag)["Id"]
+    return image_id
+
+
+def purge(client: Any, refs: list[str]) -> list[str]:
+    """Remove the given local tags (the image stays while another tag holds it); returns what was removed."""
+    removed = []
+    for ref in refs:
+        try:
+            client.remove_image(ref, noprune=True)
+            removed.append(ref)
+        except Exception as exc:
+            log.debug(f"purge {ref}: {mask(str(exc))}")
+    return removed

@@ -1,0 +1,252 @@
+"""registry-push, start to end: plan → log in → build once → policy → tag → push everywhere → read back.
+
+Nothing is pushed before the build and the policy pass; the version tag goes before the floating ones, so a
+failure leaves ``latest`` where it was; the result names every reference that was pushed.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from tagship import log, proc
+from tagship.errors import PluginError, SettingsError
+from tagship.retry import RetryPolicy, RetryStats
+
+from . import plan
+from .plan import Dest
+from .settings import Settings
+
+BUILD_TAG = "tagship-build/{name}:latest"
+
+
+def dests_of(s: Settings, aliyun_login: tuple[str, str] | None = None) -> list[Dest]:
+    """Every target: the main one (registry + repo, or the seed's project_module) then ``registries``."""
+    out: list[Dest] = []
+    main_path = plan.repo_name(s.repo, s.project, s.module, s.namespace)
+    pw = s.password.get_secret_value() if s.password else None
+    user = s.username
+    if aliyun_login:
+        user, pw = aliyun_login
+    if s.repo or s.project:
+        out.append(plan.resolve_dest(s.registry, main_path, username=user, password=pw, insecure=s.insecure,
+                                     region=s.region, network=s.network, instance_id=s.instance_id))
+    default_path = out[0].path if out else ""
+    for t in s.registries:
+        out.append(plan.resolve_dest(t.registry, t.repo or default_path, username=t.username,
+                                     password=t.password.get_secret_value() if t.password else None,
+                                     required=t.required, insecure=t.insecure, region=s.region,
+                                     network=s.network, instance_id=s.instance_id))
+    seen, unique = set(), []
+    for d in out:
+        if d.image not in seen:
+            seen.add(d.image)
+            unique.append(d)
+    return unique
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except OSError:
+        return None
+
+
+def commit_time(workspace: Path, build_created: int | None) -> datetime:
+    """When the commit was made (reproducible ``created`` label), else the build's start, else now."""
+    if (workspace / ".git").exists():
+        res = proc.run(["git", "-C", str(workspace), "log", "-1", "--format=%ct"], check=False, timeout=10)
+        if res.returncode == 0 and res.stdout.strip().isdigit():
+            return datetime.fromtimestamp(int(res.stdout.strip()), timezone.utc)
+    if build_created:
+        return datetime.fromtimestamp(build_created, timezone.utc)
+    return datetime.now(timezone.utc)
+
+
+def _aliyun(s: Settings, r: Any) -> tuple[str, str] | None:
+    if s.registry != "aliyun" or not s.access_key_id:
+        return None
+    from .aliyun_login import exchange
+
+    user, token = exchange(s)
+    r.secret(token)
+    return user, token
+
+
+def run(s: Settings, r: Any) -> dict[str, Any]:
+    ws = r.workspace
+    env = dict(os.environ)
+    for t in s.registries:
+        r.secret(t.password)
+    dests = dests_of(s, _aliyun(s, r))
+    if not dests:
+        raise SettingsError("PLUGIN_REPO: no target to push to")
+    version = plan.version_from(r.ctx.tag_name, _read(ws / ".version"))
+    explicit_tags = list(s.tags) or plan.read_tags_file(_read(ws / s.tags_file) or "")
+    wants_floating = s.auto_tag or any(t in plan.floating_of(version) for t in explicit_tags or ["latest"])
+    policy = RetryPolicy(attempts=s.push_attempts, deadline=600, base=0.5, cap=10)
+    stats = RetryStats()
+    released: list[str] = []
+    if s.floating_tags == "smart" and wants_floating and version and not s.dry_run:
+        from .push import released_tags
+
+        for d in dests:
+            released += released_tags(d, ca_cert=s.ca_cert)
+    try:
+        tp = plan.plan_tags(tags=s.tags, tags_file=_read(ws / s.tags_file), auto_tag=s.auto_tag,
+                            auto_tag_suffix=s.auto_tag_suffix, ref=r.ctx.ref, tag=r.ctx.tag_name,
+                            branch=r.ctx.branch, default_branch=s.default_branch, version=version,
+                            released=released, floating=s.floating_tags)
+    except ValueError as exc:
+        raise SettingsError(f"PLUGIN_TAGS: {exc}") from None
+    floating = plan.floating_of(version)
+    tags = sorted(tp.tags, key=lambda t: t in floating)   # the version first, latest/X/X.Y last
+    for note in tp.notes:
+        log.note(note)
+
+    args, secret_args = plan.plan_build_args(s.build_args, s.build_args_from_env, env, version=version,
+                                             module=s.module)
+    for name in secret_args:
+        r.secret(args[name])
+        log.warn(f"build arg {name} looks secret: it is masked here, but the classic builder records build "
+                 "args in the image history; use a build secret or pass it at run time instead")
+    for value in plan.proxy_secrets(args):
+        r.secret(value)
+    labels = {}
+    if s.auto_label:
+        labels = plan.oci_labels(created=commit_time(ws, r.ctx.build_created), revision=r.ctx.commit_sha,
+                                 source=r.ctx.remote_url, url=r.ctx.repo_link, version=version,
+                                 title=dests[0].path.rsplit("/", 1)[-1])
+    labels.update(s.labels)
+    refs = [d.ref(t) for d in dests for t in tags]
+    log.table("registry-push plan", [
+        ("targets", ", ".join(f"{d.image}{'' if d.required else ' (optional)'}" for d in dests)),
+        ("tags", ", ".join(tags) or "(none: build only)"),
+        ("held back", ", ".join(tp.dropped) or "-"),
+        ("build args", ", ".join(f"{k}={'******' if k in secret_args else v}" for k, v in args.items()) or "-"),
+        ("dockerfile", f"{s.dockerfile} (context {s.context})"),
+        ("policy", f"{s.policy}{' + seed layout' if s.layout == 'seed' else ''}"),
+    ])
+    r.summary += [("image", dests[0].image), ("tags", ", ".join(tags) or "-")]
+    result: dict[str, Any] = {"image": dests[0].image, "tags": tags, "refs": [], "held_back": tp.dropped,
+                              "version": version, "build_args": sorted(args)}
+
+    from . import engine
+
+    context = (ws / s.context).resolve()
+    dockerfile = (ws / s.dockerfile).resolve()
+    if not dockerfile.is_file():
+        raise SettingsError(f"PLUGIN_DOCKERFILE: {s.dockerfile} not found in the workspace")
+    client, base_url, dind = engine.connect(s)
+    created: list[str] = []
+    try:
+        push_to = [] if s.dry_run or not tp.push else dests
+        if push_to:
+            from .push import login
+
+            r.pending = "log in, build, push"
+            ok = []
+            for d in push_to:
+                try:
+                    login(client, d, policy, stats)
+                    ok.append(d)
+                except PluginError as exc:
+                    if d.required:
+                        raise
+                    log.warn(f"{exc.message} — {d.image} is optional, skipping it")
+            push_to = ok
+        r.pending = "build the image; nothing pushed yet"
+        build_tag = BUILD_TAG.format(name=dests[0].path.replace("/", "_"))
+        hosts = dict(h.split(":", 1) for h in s.add_host if ":" in h)
+        image_id = engine.build(client, context=context, dockerfile=dockerfile, tag=build_tag, buildargs=args,
+                                labels=labels, target=s.target, cache_from=s.cache_from, pull=s.pull,
+                                nocache=s.no_cache, extra_hosts=hosts)
+        log.ok(f"built {image_id[:19]}")
+        result["image_id"] = image_id
+        _check_policy(s, client, image_id, dockerfile, r, result)
+        if not push_to:
+            why = "dry run" if s.dry_run else tp.notes[0] if tp.notes else "nothing to push"
+            log.note(f"not pushing ({why}); would push: {', '.join(refs)}")
+            r.summary.append(("pushed", f"nothing ({'dry run' if s.dry_run else 'not a release ref'})"))
+            result["would_push"] = refs
+            return result
+        for d in push_to:
+            for t in tags:
+                client.tag(image_id, d.image, tag=t)
+                created.append(d.ref(t))
+        r.pending = "push: some references may already be pushed (see the log)"
+        _push(s, client, base_url, push_to, tags, policy, stats, r, result)
+        r.pending = ""
+        return result
+    finally:
+        if s.purge and created:
+            engine.purge(client, created)
+        engine.stop_dind(dind)
+
+
+def _check_policy(s: Settings, client: Any, image_id: str, dockerfile: Path, r: Any, result: dict) -> None:
+    if s.policy == "off":
+        return
+    from .policy import check, gather
+
+    facts = gather(client, image_id, _read(dockerfile) or "")
+    findings = check(facts, s.layout)
+    result["layers"] = len(facts.layers)
+    result["policy"] = [{"rule": f.rule, "message": f.message} for f in findings]
+    r.summary.append(("layers", len(facts.layers)))
+    r.summary.append(("policy", f"{len(findings)} finding(s)" if findings else "clean"))
+    for f in findings:
+        (log.error if s.policy == "enforce" else log.warn)(f"policy {f.rule}: {f.message}")
+    if findings and s.policy == "enforce":
+        raise PluginError(f"image policy: {len(findings)} finding(s) ({', '.join(sorted({f.rule for f in findings}))}); "
+                          "nothing was pushed", hint="fix the image, or set policy: warn while you do")
+
+
+def _push(s: Settings, client: Any, base_url: str | None, dests: list[Dest], tags: list[str], policy: RetryPolicy,
+          stats: RetryStats, r: Any, result: dict) -> None:
+    from . import engine
+    from .push import push_all, verify
+
+    results = push_all(lambda: engine.api_client(base_url), dests, tags, parallel=s.max_parallel, policy=policy,
+                       stats=stats)
+    failed_required = []
+    targets = []
+    for res in results:
+        entry = {"image": res.dest.image, "required": res.dest.required, "tags": list(res.digests),
+                 "layers_pushed": res.pushed, "layers_existing": res.existing}
+        if res.error is None:
+            verify(res, ca_cert=s.ca_cert, policy=policy, stats=stats)
+            entry["digest"] = next(iter(res.verified.values()), None)
+            entry["status"] = "pushed"
+        else:
+            entry["status"] = "failed"
+            entry["error"] = res.error
+            entry["pushed_before_failure"] = list(res.digests)
+            if res.dest.required:
+                failed_required.append(res)
+            (log.error if res.dest.required else log.warn)(
+                f"{res.dest.image}: {res.error}" + ("" if res.dest.required else " (optional target: a warning)"))
+        targets.append(entry)
+    ok = [res for res in results if res.error is None]
+    result["targets"] = targets
+    result["refs"] = [res.dest.ref(t) for res in ok for t in res.verified]
+    result["layers_pushed"] = sum(res.pushed for res in ok)
+    result["layers_existing"] = sum(res.existing for res in ok)
+    result["retries"] = stats.retries
+    digests = {dg for res in ok for dg in [*res.digests.values(), *res.verified.values()]}
+    result["digest"] = next(iter(digests)) if len(digests) == 1 else None
+    r.summary += [("digest", result["digest"] or ", ".join(sorted(digests))),
+                  ("refs", len(result["refs"])),
+                  ("layers", f"{result['layers_pushed']} pushed, {result['layers_existing']} already there"),
+                  ("retries", stats.retries)]
+    if failed_required:
+        names = ", ".join(res.dest.image for res in failed_required)
+        raise PluginError(f"push failed for required target(s) {names}: {failed_required[0].error}",
+                          hint="pushed so far: " + (", ".join(result["refs"]) or "nothing"))
+    if len(digests) > 1:
+        raise PluginError(f"the registries serve different digests for this image: {', '.join(sorted(digests))}",
+                          hint="something else pushed to these tags meanwhile; rerun the step")
+    if not ok:
+        raise PluginError("no target received the image")
