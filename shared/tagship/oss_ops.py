@@ -1,7 +1,7 @@
 """The OSS operations of ``tagship oss-server``: request in, (status, headers, body) out.
 
 Shapes follow Aliyun's API reference (PutObject, GetObject, HeadObject, GetObjectMeta, DeleteObject,
-DeleteMultipleObjects, ListObjects, ListObjectsV2, InitiateMultipartUpload, UploadPart,
+CopyObject, Get/PutObjectAcl, DeleteMultipleObjects, ListObjects, ListObjectsV2, InitiateMultipartUpload, UploadPart,
 CompleteMultipartUpload, AbortMultipartUpload, ListParts, PutBucket, GetBucketInfo, ListBuckets).
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from typing import Callable
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 from xml.etree import ElementTree as ET
 
 from . import oss_multipart as mp
@@ -21,13 +21,59 @@ from .oss_store import Store, decode_token, encode_token
 # ---------------------------------------------------------------- object operations
 def put_object(store: Store, req: Request) -> Response:
     if "x-oss-copy-source" in req.headers:
-        raise bad("NotImplemented", "CopyObject is not implemented by tagship oss-server.", status=501)
+        return copy_object(store, req)
     meta = object_meta_from(req)
     store.bucket(req.bucket)
     body = receive(store, req)
     meta = store.commit(req.bucket, req.key, body, meta, forbid_overwrite(req))
     return Response(200, {"ETag": f'"{meta["etag"]}"', "x-oss-hash-crc64ecma": meta["crc64"],
                           "Content-MD5": base64.b64encode(bytes.fromhex(meta["etag"])).decode()})
+
+
+def copy_object(store: Store, req: Request) -> Response:
+    """CopyObject: ``x-oss-copy-source: /bucket/key`` (URL-encoded key); metadata COPY (default) or REPLACE."""
+    src_bucket, _, src_key = unquote(req.headers["x-oss-copy-source"]).lstrip("/").partition("/")
+    directive = req.headers.get("x-oss-metadata-directive", "COPY").upper()
+    if directive not in ("COPY", "REPLACE"):
+        raise bad("InvalidArgument", "x-oss-metadata-directive must be COPY or REPLACE.",
+                  ArgumentName="x-oss-metadata-directive", ArgumentValue=directive)
+    read_all(req)
+    store.bucket(req.bucket)
+    src, f = store.open(src_bucket, src_key)
+    meta = object_meta_from(req) if directive == "REPLACE" else {
+        k: src[k] for k in ("content_type", "acl", "storage_class", "headers")}
+    if "x-oss-object-acl" in req.headers:
+        meta["acl"] = object_meta_from(req)["acl"]
+    body = store.new_body(req.bucket)
+    with f:
+        while chunk := f.read(1 << 20):
+            body.write(chunk)
+    meta = store.commit(req.bucket, req.key, body, dict(meta, etag=src["etag"], type=src["type"]),
+                        forbid_overwrite(req))
+
+    def build(el: ET.Element) -> None:
+        sub(el, "ETag", f'"{meta["etag"]}"')
+        sub(el, "LastModified", iso_date(meta["last_modified"]))
+    resp = xml_response("CopyObjectResult", build)
+    resp.headers["x-oss-hash-crc64ecma"] = meta["crc64"]
+    return resp
+
+
+def object_acl(store: Store, req: Request) -> Response:
+    """GetObjectAcl / PutObjectAcl (``?acl``)."""
+    if req.method == "PUT":
+        read_all(req)
+        acl = object_meta_from(req)["acl"]
+        store.update(req.bucket, req.key, acl=acl)
+        return Response(200)
+    meta = store.head(req.bucket, req.key)
+
+    def build(el: ET.Element) -> None:
+        o = sub(el, "Owner")
+        sub(o, "ID", OWNER_ID)
+        sub(o, "DisplayName", OWNER_ID)
+        sub(sub(el, "AccessControlList"), "Grant", meta["acl"])
+    return xml_response("AccessControlPolicy", build)
 
 
 def parse_range(value: str, size: int) -> tuple[int, int] | None:
@@ -236,8 +282,11 @@ def route(req: Request) -> str:
                                                               else "ListObjects")
         return {"POST": "DeleteMultipleObjects" if "delete" in p else "NotImplemented",
                 "PUT": "PutBucket"}.get(m, "NotImplemented")
+    if "acl" in p and m in ("GET", "PUT"):
+        return m.title() + "ObjectAcl"
     if m == "PUT":
-        return "UploadPart" if "uploadId" in p and "partNumber" in p else "PutObject"
+        return "UploadPart" if "uploadId" in p and "partNumber" in p else (
+            "CopyObject" if "x-oss-copy-source" in req.headers else "PutObject")
     if m == "GET":
         return "ListParts" if "uploadId" in p else ("GetObjectMeta" if "objectMeta" in p else "GetObject")
     if m == "HEAD":
@@ -251,7 +300,8 @@ def route(req: Request) -> str:
 
 
 def dispatch(op: str, store: Store, req: Request, region: str) -> Response:
-    simple = {"PutObject": put_object, "HeadObject": lambda s, r: get_object(s, r, head=True),
+    simple = {"PutObject": put_object, "CopyObject": copy_object, "GetObjectAcl": object_acl,
+              "PutObjectAcl": object_acl, "HeadObject": lambda s, r: get_object(s, r, head=True),
               "GetObject": get_object, "GetObjectMeta": get_object_meta, "DeleteObject": delete_object,
               "DeleteMultipleObjects": delete_multiple, "ListObjects": list_objects, "ListObjectsV2": list_objects,
               "InitiateMultipartUpload": mp.initiate_upload, "UploadPart": mp.upload_part,

@@ -123,6 +123,10 @@ def receive(store: Store, req: Request) -> Body:
 
 
 def object_meta_from(req: Request) -> dict:
+    """Validate the key and the object headers of a write; the metadata to store."""
+    raw_key = req.key.encode("utf-8", "surrogatepass")
+    if len(raw_key) > 1023 or req.key.startswith(("/", "\\")):
+        raise bad("InvalidObjectName", "The specified object is not valid.", ObjectName=req.key)
     h = req.headers
     acl = h.get("x-oss-object-acl", "default")
     if acl not in ACLS:

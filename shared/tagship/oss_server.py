@@ -245,6 +245,10 @@ class OssHTTPServer(ThreadingHTTPServer):
         self.address_family = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
         super().__init__(addr, Handler)
 
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], (ConnectionError, socket.timeout)):  # a client going away is normal
+            super().handle_error(request, client_address)
+
     def server_bind(self) -> None:  # HTTPServer's version does a reverse DNS lookup; not needed here
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = self.server_address[:2]
@@ -366,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         httpd = make_server(args.data, creds, args.bucket, host=args.host, port=args.port, region=args.region,
                             fault_rate=args.fault_rate, fault_kinds=args.fault_kinds.split(","),
                             latency_ms=args.latency, seed=args.seed, verbose=args.verbose)
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, StoreError) as e:
         print(f"oss-server: {e}", file=sys.stderr)
         return 2
     server = OssServer(httpd)

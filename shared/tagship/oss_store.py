@@ -19,6 +19,7 @@ import bisect
 import hashlib
 import json
 import os
+import re
 import shutil
 import threading
 import time
@@ -31,6 +32,7 @@ import crcmod
 CRC64_POLY = 0x142F0E1EBA9EA3693  # CRC-64/ECMA-182 as OSS uses it: reflected, init and xor-out all ones
 MIN_PART_SIZE = 100 * 1024
 MAX_PART_NUMBER = 10000
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")  # OSS naming rule: 3-63 chars
 
 
 def new_crc64() -> "crcmod.Crc":
@@ -115,6 +117,8 @@ class Store:
 
     def create_bucket(self, name: str, region: str = "", acl: str = "private",
                       storage_class: str = "Standard") -> bool:
+        if not BUCKET_NAME.fullmatch(name):
+            raise StoreError(400, "InvalidBucketName", "The specified bucket is not valid.", BucketName=name)
         with self.lock:
             if name in self.buckets:
                 return False
@@ -187,6 +191,15 @@ class Store:
             b = self.bucket(bucket)
             meta = self.head(bucket, key)
             return meta, open(self._paths(b, key)[0].parent / meta["data"], "rb")
+
+    def update(self, bucket: str, key: str, **changes) -> dict:
+        """Change stored metadata (e.g. ``acl``) without touching the bytes."""
+        with self.lock:
+            b = self.bucket(bucket)
+            meta = dict(self.head(bucket, key), **changes)
+            _write_json(self._paths(b, key)[0], meta)
+            b.index[key] = meta
+            return meta
 
     def delete(self, bucket: str, key: str) -> bool:
         with self.lock:

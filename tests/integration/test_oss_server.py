@@ -233,3 +233,24 @@ def test_buckets_service_and_restart(server, tmp_path):
     with start_server(tmp_path / "data", {AK: SECRET}) as again:
         assert oss2.Bucket(oss2.Auth(AK, SECRET), again.endpoint, BUCKET).get_object("kept.txt").read() == \
             b"still here"
+
+
+def test_copy_acl_and_names(server):
+    b = bucket_for(server, "v4")
+    b.put_object("src.txt", b"copy me", headers={"Cache-Control": "no-cache", "x-oss-meta-a": "1"})
+    b.copy_object(BUCKET, "src.txt", "dst 副本.txt")
+    got = b.get_object("dst 副本.txt")
+    assert got.read() == b"copy me" and got.headers["x-oss-meta-a"] == "1"
+    assert got.headers["Cache-Control"] == "no-cache"
+    b.update_object_meta("dst 副本.txt", {"Cache-Control": "max-age=60", "Content-Type": "text/plain"})
+    head = b.head_object("dst 副本.txt")
+    assert head.headers["Cache-Control"] == "max-age=60" and "x-oss-meta-a" not in head.headers
+    assert b.get_object_acl("src.txt").acl == "default"
+    b.put_object_acl("src.txt", oss2.OBJECT_ACL_PUBLIC_READ)
+    assert b.get_object_acl("src.txt").acl == "public-read"
+    with pytest.raises(ossx.ServerError) as e:
+        b.put_object("x" * 1024, b"too long a name")
+    assert e.value.code == "InvalidObjectName"
+    with pytest.raises(ossx.ServerError) as e:
+        b.put_object("k", b"x", headers={"x-oss-storage-class": "Glacier"})
+    assert e.value.code == "InvalidArgument"

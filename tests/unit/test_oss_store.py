@@ -79,6 +79,14 @@ def test_forbid_overwrite_and_reload(tmp_path, store):
     assert len(data_files) == 7  # replaced and deleted objects leave no bytes behind
 
 
+def test_bucket_names_follow_the_oss_rule(store):
+    for bad_name in ("Bad_Name", "ab", "-abc", "abc-", "a" * 64):
+        with pytest.raises(StoreError) as e:
+            store.create_bucket(bad_name)
+        assert e.value.code == "InvalidBucketName"
+    assert store.create_bucket("ok-1") and not store.create_bucket("ok-1")
+
+
 def test_missing_bucket_and_key(store):
     with pytest.raises(StoreError) as e:
         store.head("nope", "a")
@@ -86,3 +94,23 @@ def test_missing_bucket_and_key(store):
     with pytest.raises(StoreError) as e:
         store.head("bkt", "zzz")
     assert (e.value.status, e.value.code) == (404, "NoSuchKey")
+
+
+def test_multipart_rules(store):
+    up = store.init_upload("bkt", "mp", {"content_type": "x", "acl": "default", "storage_class": "Standard",
+                                         "headers": {}})
+    parts = []
+    for n, data in [(1, b"a" * 102_400), (2, b"b" * 10)]:
+        body = store.new_body("bkt")
+        body.write(data)
+        parts.append((n, store.put_part("bkt", "mp", up, n, body)["etag"]))
+    for wanted, code in [(parts[::-1], "InvalidPartOrder"), ([(1, "00")], "InvalidPart"), ([], "MalformedXML")]:
+        with pytest.raises(StoreError) as e:
+            store.complete("bkt", "mp", up, wanted)
+        assert e.value.code == code
+    with pytest.raises(StoreError) as e:
+        store.upload("bkt", "other-key", up)
+    assert e.value.code == "NoSuchUpload"
+    meta = store.complete("bkt", "mp", up, parts)
+    assert meta["size"] == 102_410 and meta["etag"].endswith("-2") and meta["type"] == "Multipart"
+    assert not (store.root / "bkt" / "uploads" / up).exists()
