@@ -1,0 +1,80 @@
+"""The git facts version-bump needs, through ``tagship.proc.run`` (no GitPython): tags, HEAD, commit
+messages, and a fetch of the remote's tags (a Drone tag build clones only ``+refs/tags/<tag>:``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tagship import proc
+from tagship.errors import PluginError
+from tagship.retry import RetryPolicy, call
+
+# git must never wait for a password on a CI runner; messages must be parseable (English)
+_ENV = {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GIT_ASKPASS": "true"}
+_PERMANENT = ("authentication failed", "could not read username", "permission denied", "not found",
+              "does not appear to be a git repository", "repository not found", "invalid username")
+
+
+def git(workspace: Path, *args: str, check: bool = True, timeout: float = 120):
+    # the workspace is often owned by another uid than the step's (Drone's clone step): allow it
+    cmd = ["git", "-c", f"safe.directory={Path(workspace).resolve()}", *args]
+    return proc.run(cmd, cwd=workspace, env={**os.environ, **_ENV}, check=check, timeout=timeout)
+
+
+def is_repo(workspace: Path) -> bool:
+    return git(workspace, "rev-parse", "--git-dir", check=False).returncode == 0
+
+
+def head(workspace: Path) -> str | None:
+    out = git(workspace, "rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def remotes(workspace: Path) -> list[str]:
+    return git(workspace, "remote").stdout.split()
+
+
+def fetch_tags(workspace: Path, remote: str, policy: RetryPolicy | None = None) -> None:
+    """All of the remote's tags, replacing local tags that moved; retried when the failure looks transient."""
+
+    def transient(exc: BaseException) -> bool:
+        return isinstance(exc, PluginError) and not any(p in str(exc).lower() for p in _PERMANENT)
+
+    args = ["fetch", "--quiet", "--no-recurse-submodules", "--force", remote, "+refs/tags/*:refs/tags/*"]
+    call(git, workspace, *args, is_transient=transient, what=f"git fetch {remote} tags",
+         policy=policy or RetryPolicy(attempts=3, deadline=120, base=1, cap=10))
+
+
+def list_tags(workspace: Path) -> list[tuple[str, str]]:
+    """``(tag name, commit)`` for every tag; an annotated tag is peeled to its commit."""
+    fmt = "%(refname:strip=2)%09%(objectname)%09%(*objectname)"
+    out = git(workspace, "for-each-ref", f"--format={fmt}", "refs/tags").stdout
+    tags = []
+    for line in out.splitlines():
+        name, obj, peeled = (line.split("\t") + ["", ""])[:3]
+        if name:
+            tags.append((name, peeled or obj))
+    return tags
+
+
+def messages_since(workspace: Path, commit: str | None) -> list[str]:
+    """Full messages of the commits reachable from HEAD and not from ``commit`` (all of them if None)."""
+    rev = f"{commit}..HEAD" if commit else "HEAD"
+    out = git(workspace, "log", "--format=%B%x1e", rev).stdout
+    return [m.strip() for m in out.split("\x1e") if m.strip()]
+
+
+def is_shallow(workspace: Path) -> bool:
+    return git(workspace, "rev-parse", "--is-shallow-repository", check=False).stdout.strip() == "true"
+
+
+def deepen_to(workspace: Path, remote: str, commit: str) -> bool:
+    """Fetch history until ``commit`` is an ancestor of HEAD (shallow clones); True when it is."""
+    def reachable() -> bool:
+        return git(workspace, "merge-base", "--is-ancestor", commit, "HEAD", check=False).returncode == 0
+
+    if reachable():
+        return True
+    git(workspace, "fetch", "--quiet", "--unshallow", remote, check=False)
+    return reachable()
