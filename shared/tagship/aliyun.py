@@ -56,11 +56,11 @@ def openapi_client(access_key_id: Any, access_key_secret: Any, region: str, *, s
 def endpoint_parts(endpoint: str) -> tuple[str, str]:
     """``https://cs.cn-x.aliyuncs.com`` / ``cs.cn-x.aliyuncs.com`` / ``http://127.0.0.1:8080`` →
     (protocol, host[:port])."""
-    text = endpoint.strip().rstrip("/")
+    text = endpoint.strip()
     if "://" not in text:
         text = "https://" + text
     parts = urllib.parse.urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
         raise PluginError(f"api endpoint {endpoint!r} is not an address such as https://cs.cn-hangzhou.aliyuncs.com",
                           hint="set PLUGIN_API_ENDPOINT to a scheme and host (and port), no path")
     return parts.scheme, parts.netloc

@@ -130,7 +130,7 @@ class CsMasterDouble:
             master = double
 
         self._server = Server(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True, name="cs-master").start()
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True, name="cs-master").start()
         return self
 
     def stop(self) -> None:
@@ -172,6 +172,9 @@ class CsMasterDouble:
             self._advance(project)
             if method == "GET" and len(parts) == 2:
                 return 200, self._view(project), {}
+            if method == "DELETE" and len(parts) == 2:
+                del self.projects[project["name"]]
+                return 200, None, {}
             op = parts[2] if len(parts) == 3 and method == "POST" else None
             if op == "update":
                 return self._update(project, data)
