@@ -12,7 +12,7 @@ from typing import Iterable, Mapping, Sequence
 from tagship import versions
 
 PROXY_VARS = ("http_proxy", "https_proxy", "no_proxy", "ftp_proxy", "all_proxy")
-SECRET_NAME = re.compile(r"PASS(WORD|WD)?|SECRET|TOKEN|PRIVATE|CREDENTIAL|(^|_)KEY($|_)|ACCESS_?KEY|AUTH",
+SECRET_NAME = re.compile(r"PASS(WORD|WD)?|SECRET|TOKEN|PRIVATE|CREDENTIAL|(^|_)KEY($|_)|ACCESS_?KEY|(^|_)AUTH($|_)",
                          re.IGNORECASE)
 DOCKER_HUB = "docker.io"
 
