@@ -109,7 +109,12 @@ def get_object(store: Store, req: Request, head: bool = False) -> Response:
         if f"response-{name}" in p:
             headers[name.title()] = p[f"response-{name}"]
     size = meta["size"]
-    rng = parse_range(req.headers["range"], size) if "range" in req.headers else None
+    try:
+        rng = parse_range(req.headers["range"], size) if "range" in req.headers else None
+    except Exception:
+        if f is not None:
+            f.close()
+        raise
     if rng is None:
         return Response(200, headers, stream=f, length=size)
     start, end = rng

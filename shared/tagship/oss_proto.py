@@ -152,7 +152,7 @@ def object_headers(meta: dict) -> dict[str, str]:
         if k == "x-oss-tagging":
             out["x-oss-tagging-count"] = str(len([p for p in v.split("&") if p]))
         else:
-            out[k] = v
+            out[k if k.startswith("x-oss-") else k.title()] = v
     return out
 
 

@@ -163,8 +163,10 @@ class Handler(BaseHTTPRequestHandler):
         except (ConnectionError, ValueError):
             self.close_connection = True
             return
-        sent = self.respond(resp, request_id)
-        srv.stats.count(op, resp.status, code, fault, body.nbytes, sent)
+        # counted before answering, so a client that reads the stats right after its answer sees this request
+        planned = 0 if self.command == "HEAD" else len(resp.body) + (resp.length if resp.stream else 0)
+        srv.stats.count(op, resp.status, code, fault, body.nbytes, planned)
+        self.respond(resp, request_id)
 
     def split_path(self, raw_path: str, host: str) -> tuple[str, str]:
         hostname = host.rsplit(":", 1)[0] if not host.startswith("[") else host

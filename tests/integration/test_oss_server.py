@@ -254,3 +254,16 @@ def test_copy_acl_and_names(server):
     with pytest.raises(ossx.ServerError) as e:
         b.put_object("k", b"x", headers={"x-oss-storage-class": "Glacier"})
     assert e.value.code == "InvalidArgument"
+
+
+def test_response_overrides_and_complete_all(server):
+    b = bucket_for(server)
+    b.put_object("page.html", b"<p>", headers={"Cache-Control": "no-cache", "Content-Type": "text/html"})
+    got = b.get_object("page.html", params={"response-cache-control": "max-age=5",
+                                            "response-content-type": "text/plain"})
+    assert got.headers["Cache-Control"] == "max-age=5" and got.headers["Content-Type"] == "text/plain"
+    up = b.init_multipart_upload("all.bin")
+    b.upload_part("all.bin", up.upload_id, 1, b"z" * 102_400)
+    b.upload_part("all.bin", up.upload_id, 2, b"end")
+    done = b.complete_multipart_upload("all.bin", up.upload_id, None, headers={"x-oss-complete-all": "yes"})
+    assert done.etag.endswith("-2") and b.get_object("all.bin").read() == b"z" * 102_400 + b"end"
