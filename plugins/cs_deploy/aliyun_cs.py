@@ -212,6 +212,7 @@ class AliyunCSBackend:
                 raise
 
     def wait(self, applied: Applied, deadline: float) -> Outcome:
+        applied.state = applied.state or {}
         if applied.state.get("noop"):
             return Outcome("skipped", "nothing changed")
         version = applied.state["version"]
@@ -220,12 +221,13 @@ class AliyunCSBackend:
                               deadline, stable=self.settings.monitor)
 
     def finish(self, applied: Applied) -> None:
-        if applied.state.get("op") != "blue-green":
+        if (applied.state or {}).get("op") != "blue-green":
             return
         self._request("POST", f"/projects/{self.project}/confirm-update?force=true", ok=(202, 200))
         log.ok(f"confirmed the blue-green release {applied.state['version']} of {self.project}")
 
     def rollback(self, applied: Applied, deadline: float) -> Outcome:
+        applied.state = applied.state or {}
         op = applied.state.get("op")
         if op is None or applied.state.get("noop"):
             return Outcome("skipped", "nothing was changed")

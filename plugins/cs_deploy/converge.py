@@ -1,0 +1,130 @@
+"""Waiting for a swarm rollout, reimplemented from docker/cli ``cli/command/service/progress/progress.go``
+and scoped to the services this run touched — but, unlike the CLI (docker/cli#6752), a swarm rollback, a
+paused update, tasks that keep failing, or the deadline are failures.
+
+``evaluate`` is pure (one service's inspect + its up-to-date tasks → a status); ``wait_for`` polls it for a
+set of services until all are converged and stay so for the ``monitor`` window.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping
+
+from .backend import Outcome, ServiceOutcome
+
+# task states in lifecycle order (progress.go numberedStates)
+ORDER = {s: i for i, s in enumerate((
+    "new", "allocated", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running",
+    "complete", "shutdown", "failed", "rejected", "remove", "orphaned"))}
+FAILED_TASKS_LIMIT = 3   # failed/rejected tasks of the new spec before we stop waiting for swarm to retry
+
+
+@dataclass
+class Status:
+    state: str            # progress | converged | failed
+    running: int
+    desired: int
+    message: str = ""
+
+
+def _terminal(state: str) -> bool:
+    return ORDER.get(state, 0) > ORDER["running"]
+
+
+def evaluate(service: Mapping[str, Any], tasks: Iterable[Mapping[str, Any]], down_nodes: set[str],
+             active_nodes: int) -> Status:
+    """One service's rollout status from its inspect and its ``_up-to-date`` tasks."""
+    mode = service.get("Spec", {}).get("Mode", {})
+    desired = mode["Replicated"].get("Replicas", 1) if "Replicated" in mode else active_nodes
+    update = service.get("UpdateStatus") or {}
+    ustate, umsg = update.get("State", ""), update.get("Message", "")
+    if ustate in ("paused", "rollback_paused"):
+        return Status("failed", 0, desired, f"swarm {ustate.replace('_', ' ')} the update: {umsg}".rstrip(": "))
+    if ustate == "rollback_completed":
+        return Status("failed", 0, desired, f"swarm rolled the update back: {umsg}".rstrip(": "))
+
+    best: dict[Any, Mapping[str, Any]] = {}
+    failed, last_err = 0, ""
+    for task in tasks:
+        if task.get("NodeID") in down_nodes:
+            continue
+        status = task.get("Status") or {}
+        if status.get("State") in ("failed", "rejected"):
+            failed += 1
+            last_err = status.get("Err") or status.get("Message") or last_err
+        key = task.get("Slot") if "Replicated" in mode else task.get("NodeID")
+        prev = best.get(key)
+        if prev is None or ORDER.get(task.get("DesiredState", ""), 0) < ORDER.get(prev.get("DesiredState", ""), 0):
+            best[key] = task
+    running = sum(1 for t in best.values()
+                  if not _terminal(t.get("DesiredState", "")) and (t.get("Status") or {}).get("State") == "running")
+    if failed >= FAILED_TASKS_LIMIT and running < desired:
+        return Status("failed", running, desired, f"{failed} tasks of the new spec failed: {last_err}".rstrip(": "))
+    if running >= desired and ustate not in ("updating", "rollback_started"):
+        return Status("converged", running, desired)
+    note = f"swarm is {ustate.replace('_', ' ')}" if ustate else ""
+    if last_err:
+        note = f"{note}; last task error: {last_err}".lstrip("; ")
+    return Status("progress", running, desired, note)
+
+
+Fetch = Callable[[str], "tuple[Mapping[str, Any], list[Mapping[str, Any]]]"]
+
+
+def wait_for(names: list[str], fetch: Fetch, nodes: Callable[[], "tuple[set[str], int]"], deadline: float,
+             monitor: float, poll: float, report: Callable[[str], None],
+             clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> Outcome:
+    """Poll until every service in ``names`` converged and stayed so for ``monitor`` seconds.
+
+    Returns an Outcome (converged / failed / timeout) with a ServiceOutcome per service; the first failure
+    stops the wait (the core then rolls back everything touched).
+    """
+    start = clock()
+    stable_since: float | None = None
+    since: dict[str, float] = {}
+    last: dict[str, Status] = {}
+    shown: dict[str, str] = {}
+    while True:
+        down, active = nodes()
+        for name in names:
+            service, tasks = fetch(name)
+            st = evaluate(service, tasks, down, active)
+            last[name] = st
+            line = f"{name}: {st.running}/{st.desired} running" + (f" ({st.message})" if st.message else "")
+            if shown.get(name) != line:
+                shown[name] = line
+                report(line)
+            if st.state == "converged":
+                since.setdefault(name, clock() - start)
+            else:
+                since.pop(name, None)
+            if st.state == "failed":
+                return _outcome("failed", f"{name}: {st.message}", last, since, names, clock() - start)
+        now = clock()
+        if all(last[n].state == "converged" for n in names):
+            stable_since = stable_since if stable_since is not None else now
+            if now - stable_since >= monitor:
+                return _outcome("converged", "", last, since, names, now - start)
+        else:
+            stable_since = None
+        if now >= deadline:
+            waiting = [n for n in names if last[n].state != "converged"] or names
+            return _outcome("timeout", f"not converged in time: {', '.join(waiting)}", last, since, names,
+                            now - start)
+        sleep(max(0.0, min(poll, deadline - now)))
+
+
+def _outcome(state: str, message: str, last: Mapping[str, Status], since: Mapping[str, float], names: list[str],
+             seconds: float) -> Outcome:
+    services = {}
+    for n in names:
+        st = last.get(n)
+        services[n] = ServiceOutcome(
+            service=n, state=("converged" if st and st.state == "converged" else
+                              "failed" if st and st.state == "failed" else
+                              "timeout" if state == "timeout" else "waiting"),
+            running=st.running if st else 0, desired=st.desired if st else None,
+            message=st.message if st else "", seconds=round(since[n], 2) if n in since else None)
+    return Outcome(state, message, services, round(seconds, 2))  # type: ignore[arg-type]

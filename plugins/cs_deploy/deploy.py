@@ -1,0 +1,162 @@
+"""The cs-deploy core: render → lint → plan → (dry run: show the diff) → apply → wait → gate → finish,
+or on any failure roll back every touched service and fail. Backend-neutral (see backend.py)."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from tagship import log
+from tagship.errors import PluginError, SettingsError
+
+from . import lint as lint_mod
+from . import plan as plan_mod
+from . import render
+from .backend import ApplyError, Applied, Desired, Outcome, Plan, open_backend
+
+
+def prepare(settings: Any, run: Any, environ: dict[str, str] | None = None) -> Desired:
+    """Everything before touching the cluster: variables, rendering, schema, lint, floating tags."""
+    environ = dict(os.environ if environ is None else environ)
+    ctx = run.ctx
+    version = settings.version or plan_mod.default_version(ctx.tag_name, ctx.build_number, ctx.short_sha)
+    variables, secret_names, missing = plan_mod.variables(settings.environment, settings.env_from, environ, version)
+    if missing:
+        raise SettingsError(f"PLUGIN_ENV_FROM: {', '.join(missing)} not set in the step's environment "
+                            "(add them under environment:, e.g. with from_secret)")
+    for name in secret_names:
+        run.secret(variables.get(name))
+    path = run.workspace / settings.compose_file
+    raw = render.load(path)
+    compose, text = render.render(raw, variables)
+    log.info(f"rendered {settings.compose_file} (secrets masked):")
+    for line in text.rstrip().splitlines():
+        log.info(f"  | {line}")
+
+    if settings.lint != "off":
+        findings = lint_mod.lint(raw, compose, settings.production)
+        if findings and settings.lint == "enforce":
+            raise SettingsError([f"PLUGIN_LINT: {f}" for f in findings])
+        for finding in findings:
+            log.warn(f"lint: {finding}")
+        run.result["lint"] = findings
+
+    images = {}
+    for name, svc in compose["services"].items():
+        image = (svc or {}).get("image")
+        if not image:
+            raise SettingsError(f"PLUGIN_COMPOSE_FILE: services.{name}: no image (swarm cannot build; "
+                                "build and push it in an earlier step)")
+        if plan_mod.is_floating(str(image)) and not settings.allow_floating:
+            raise SettingsError(f"PLUGIN_ALLOW_FLOATING: services.{name}.image: {image} is a floating tag; "
+                                "deploy a version (e.g. :${VERSION}) or set allow_floating: true")
+        images[name] = str(image)
+    wants = plan_mod.service_wants(compose, images)
+    project_env = {k: v for k, v in variables.items() if k in settings.environment or k in settings.env_from}
+    if version is not None:
+        project_env.setdefault("VERSION", version)
+    return Desired(stack=settings.stack, template=text, compose=compose, services=wants,
+                   environment=project_env, version=version, secret_names=secret_names)
+
+
+def _record(run: Any, plan: Plan, outcome: Outcome | None, applied: Applied | None) -> None:
+    rows = []
+    for d in plan.diffs:
+        svc = outcome.services.get(d.service) if outcome else None
+        rows.append({"service": d.service, "action": d.action, "old_image": d.old_image, "new_image": d.new_image,
+                     "changes": [c.field for c in d.changes],
+                     "state": svc.state if svc else ("untouched" if d.action == "unchanged" else None),
+                     "seconds": svc.seconds if svc else None})
+    run.result["services"] = rows
+    if applied is not None:
+        run.result["touched"] = applied.touched
+        run.result["removed"] = applied.removed
+
+
+def deploy(settings: Any, run: Any) -> dict[str, Any]:
+    desired = prepare(settings, run)
+    times: dict[str, float] = {}
+    run.result.update({"backend": settings.backend, "stack": settings.stack, "version": desired.version,
+                       "durations": times})
+    run.summary += [("backend", settings.backend), ("stack", settings.stack)]
+    t = time.monotonic()
+    backend = open_backend(settings, run)
+    try:
+        plan = backend.plan(desired)
+        times["plan"] = round(time.monotonic() - t, 2)
+        for note in plan.notes:
+            log.note(note)
+        lines = plan_mod.diff_lines(plan.diffs)
+        log.info("plan (current → desired):")
+        for line in lines:
+            log.info(f"  {line}")
+        run.result["diff"] = lines
+        changed = [d.service for d in plan.diffs if d.action != "unchanged"]
+        run.summary.append(("changes", ", ".join(changed) or "none"))
+        _record(run, plan, None, None)
+        if settings.dry_run:
+            run.result["outcome"] = "dry-run"
+            if settings.fail_on_diff and plan.changed:
+                raise PluginError(f"the deployment would change {', '.join(changed)} (fail_on_diff)")
+            log.ok("dry run: nothing was changed")
+            return {}
+        if not plan.changed:
+            run.result["outcome"] = "unchanged"
+            log.ok(f"stack {settings.stack} already runs this spec; nothing to do")
+            backend.finish(Applied(plan=plan))
+            return {}
+        _rollout(settings, run, backend, plan, times)
+        return {}
+    finally:
+        backend.close()
+
+
+def _rollout(settings: Any, run: Any, backend: Any, plan: Plan, times: dict[str, float]) -> None:
+    run.pending = f"the rollout of {settings.stack} is not confirmed healthy"
+    t = time.monotonic()
+    deadline = t + settings.timeout
+    try:
+        applied = backend.apply(plan)
+        times["apply"] = round(time.monotonic() - t, 2)
+        t = time.monotonic()
+        outcome = backend.wait(applied, deadline)
+        times["wait"] = round(time.monotonic() - t, 2)
+    except ApplyError as exc:
+        applied, outcome = exc.applied, Outcome("failed", exc.message)
+        times["apply"] = round(time.monotonic() - t, 2)
+    if outcome.ok and settings.health_url:
+        from .health import gate
+
+        t = time.monotonic()
+        passed, problem = gate(settings.health_url, settings.health_status, settings.health_body,
+                               settings.health_retries, settings.health_interval, deadline)
+        times["gate"] = round(time.monotonic() - t, 2)
+        if not passed:
+            outcome = Outcome("failed", f"health gate {settings.health_url}: {problem}", outcome.services)
+    _record(run, plan, outcome, applied)
+    if outcome.ok:
+        backend.finish(applied)
+        _record(run, plan, outcome, applied)
+        run.pending = ""
+        run.result["outcome"] = "deployed"
+        run.summary.append(("outcome", f"deployed in {sum(times.values()):.1f}s"))
+        log.ok(f"stack {settings.stack}: {', '.join(applied.touched)} converged")
+        return
+    run.result["outcome"] = outcome.state
+    message = f"deploy of {settings.stack} failed: {outcome.message}"
+    if settings.rollback == "auto" and applied.touched:
+        log.warn(f"{message}; rolling back {', '.join(applied.touched)}")
+        t = time.monotonic()
+        back = backend.rollback(applied, time.monotonic() + settings.rollback_timeout)
+        times["rollback"] = round(time.monotonic() - t, 2)
+        run.result["rollback"] = {"state": back.state, "message": back.message}
+        run.result["outcome"] = f"{outcome.state}, {back.state}"
+        run.pending = "" if back.state == "rolled-back" else "the stack is in a mixed state: check it now"
+        tail = ("every touched service is back on its previous spec" if back.state == "rolled-back"
+                else f"ROLLBACK FAILED: {back.message}")
+        run.summary.append(("outcome", f"{outcome.state}; {back.state}"))
+        raise PluginError(f"{message}; {tail}",
+                          hint="look at `docker service ps --no-trunc` for the failing tasks")
+    run.summary.append(("outcome", outcome.state))
+    raise PluginError(message, hint="rollback is off: the new spec stays in place" if applied.touched else None)
