@@ -1,5 +1,5 @@
 """Request/response plumbing shared by the ``tagship oss-server`` operations: the request and response
-records, OSS-style XML and error bodies, body reception with the Content-MD5 check, stored object headers."""
+records, OSS-style XML and error bodies, body reception with the Content-MD5 check, stored object headers, the request body reader."""
 from __future__ import annotations
 
 import base64
@@ -8,7 +8,7 @@ import mimetypes
 import time
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO, Callable, Iterator, Mapping
 from xml.etree import ElementTree as ET
 
 from .oss_store import Body, Store, StoreError
@@ -174,3 +174,45 @@ def _int_param(p: dict[str, str], name: str, default: int, low: int, high: int) 
                   ArgumentName=name, ArgumentValue=raw)
     return value
 
+
+class BodyReader:
+    """Reads one request body (Content-Length or chunked) so the connection can be reused afterwards."""
+
+    def __init__(self, rfile, headers: Mapping[str, str]):
+        self.rfile, self.nbytes, self.chunked = rfile, 0, "chunked" in headers.get("transfer-encoding", "").lower()
+        self.left = 0 if self.chunked else int(headers.get("content-length") or 0)
+        self.eof = not self.chunked and self.left == 0
+        if self.left < 0:
+            raise ValueError("negative Content-Length")
+
+    def read(self, size: int = 1 << 20) -> bytes:
+        if self.eof:
+            return b""
+        if self.chunked and self.left == 0:
+            line = self.rfile.readline(1024)
+            n = int(line.split(b";")[0].strip() or b"x", 16)
+            if n == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass
+                self.eof = True
+                return b""
+            self.left = n
+        data = self.rfile.read(min(size, self.left))
+        if not data:
+            raise ConnectionError("client closed the connection mid-body")
+        self.left -= len(data)
+        self.nbytes += len(data)
+        if self.left == 0:
+            if self.chunked:
+                self.rfile.readline(16)
+            else:
+                self.eof = True
+        return data
+
+    def chunks(self):
+        while chunk := self.read():
+            yield chunk
+
+    def drain(self) -> None:
+        for _ in self.chunks():
+            pass

@@ -28,55 +28,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterable, Mapping, Sequence
 from urllib.parse import parse_qsl, unquote
 
+import crcmod
+
 from . import oss_ops, oss_proto
 from .oss_faults import KINDS, Faults, Stats
 from .oss_sig import AuthError, Credential, verify
 from .oss_store import Store, StoreError
 
 CONTROL = "/_tagship/"
-
-
-class BodyReader:
-    """Reads one request body (Content-Length or chunked) so the connection can be reused afterwards."""
-
-    def __init__(self, rfile, headers: Mapping[str, str]):
-        self.rfile, self.nbytes, self.chunked = rfile, 0, "chunked" in headers.get("transfer-encoding", "").lower()
-        self.left = 0 if self.chunked else int(headers.get("content-length") or 0)
-        self.eof = not self.chunked and self.left == 0
-        if self.left < 0:
-            raise ValueError("negative Content-Length")
-
-    def read(self, size: int = 1 << 20) -> bytes:
-        if self.eof:
-            return b""
-        if self.chunked and self.left == 0:
-            line = self.rfile.readline(1024)
-            n = int(line.split(b";")[0].strip() or b"x", 16)
-            if n == 0:
-                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                    pass
-                self.eof = True
-                return b""
-            self.left = n
-        data = self.rfile.read(min(size, self.left))
-        if not data:
-            raise ConnectionError("client closed the connection mid-body")
-        self.left -= len(data)
-        self.nbytes += len(data)
-        if self.left == 0:
-            if self.chunked:
-                self.rfile.readline(16)
-            else:
-                self.eof = True
-        return data
-
-    def chunks(self):
-        while chunk := self.read():
-            yield chunk
-
-    def drain(self) -> None:
-        for _ in self.chunks():
-            pass
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -106,8 +65,9 @@ class Handler(BaseHTTPRequestHandler):
             headers[k] = f"{headers[k]},{v}" if k in headers else v
         request_id = uuid.uuid4().hex[:24].upper()
         try:
-            body = BodyReader(self.rfile, headers)
+            body = oss_proto.BodyReader(self.rfile, headers)
         except ValueError:
+            self.close_connection = True
             return self.send_error(400, "bad Content-Length")
         raw_path, _, qs = self.path.partition("?")
         if raw_path.startswith(CONTROL):
@@ -116,6 +76,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             bucket, key = self.split_path(raw_path, host)
         except UnicodeDecodeError:
+            self.close_connection = True
             return self.send_error(400, "object name is not valid UTF-8")
         query = parse_qsl(qs, keep_blank_values=True)
         req = oss_proto.Request(self.command, bucket, key, query, headers, body.chunks, host)
@@ -204,7 +165,7 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         return sent
 
-    def control(self, name: str, body: BodyReader) -> None:
+    def control(self, name: str, body: oss_proto.BodyReader) -> None:
         data = b"".join(body.chunks())
         client = self.client_address[0]
         if not ipaddress.ip_address(client.split("%")[0]).is_loopback:
@@ -379,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
     print(server.endpoint, flush=True)
     print(f"oss-server: serving {', '.join(httpd.store.bucket_names()) or 'no buckets'} from {args.data} "
           f"(region {args.region})", file=sys.stderr, flush=True)
+    if not getattr(crcmod, "_usingExtension", True):
+        print("oss-server: crcmod has no C extension here; CRC-64 of big objects will be slow", file=sys.stderr)
 
     def stop(signum, frame):
         threading.Thread(target=httpd.shutdown, daemon=True).start()

@@ -134,9 +134,9 @@ def test_virtual_host_style(server):
     assert conn.getresponse().read() == b"" and bucket(server).get_object("dir/vhost.txt").read() == b"virtual"
 
 
-def test_cli_prints_endpoint_first_and_never_the_secret(tmp_path):
+def test_cli_prints_endpoint_first_and_never_the_secret(tmp_path):  # through the `tagship` umbrella
     env = dict(os.environ, TAGSHIP_OSS_ACCESS_KEY_SECRET="cli-secret-value")
-    proc = subprocess.Popen([sys.executable, "-m", "tagship.oss_server", "--port", "0", "--data", str(tmp_path),
+    proc = subprocess.Popen([sys.executable, "-m", "tagship.cli", "oss-server", "--port", "0", "--data", str(tmp_path),
                              "--access-key-id", "CLIAK", "--bucket", "cli-bucket", "--bucket", "other-bucket",
                              "--sts", "STSAK:sts-secret-value:tok-value", "--verbose", "--fault-rate", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
