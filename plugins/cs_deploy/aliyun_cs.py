@@ -299,11 +299,12 @@ def _settled(project: dict, version: str | None, *, rolling: bool, names: Any = 
     expected = set(names or []) or {str(s.get("name")) for s in services}
     fresh = {str(s.get("name")) for s in services
              if str(s.get("version")) == want and str(s.get("current_state", "")).lower() == "running"}
-    stale = [str(s.get("name")) for s in services if str(s.get("version")) != want]
+    stale = [f"{s.get('name')} still on {s.get('version')}" for s in services if str(s.get("version")) != want]
     missing = sorted(expected - fresh)
     if state == "running" and not missing and not (rolling and stale):
         return "ok", f"running, every service on version {want}", outcomes
-    return "wait", (f"{state}; waiting for " + ", ".join(missing + [f"{n} (old)" for n in stale if rolling])), outcomes
+    waiting = [f"{n} on {want}" for n in missing] + (stale if rolling else [])
+    return "wait", f"{state}; waiting for " + ", ".join(waiting or ["the project to run"]), outcomes
 
 
 def _not_updating(project: dict) -> tuple[str, str, dict]:
