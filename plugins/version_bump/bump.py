@@ -21,7 +21,7 @@ def _short(names: list[str], limit: int = 8) -> str:
     return ", ".join(names[:limit]) + more
 
 
-def _releases(s: Settings, ws: Path) -> tuple[list[plan.Release], str | None, str | None]:
+def _releases(s: Settings, run: Run, ws: Path) -> tuple[list[plan.Release], str | None, str | None]:
     """(release tags, HEAD commit, the remote the tags came from) — after fetching the remote's tags."""
     if not gitio.is_repo(ws):
         log.warn(f"{ws} is not a git repository: there are no release tags to check the version against")
@@ -34,7 +34,14 @@ def _releases(s: Settings, ws: Path) -> tuple[list[plan.Release], str | None, st
             log.note("the repository has no remote: checking against the local tags only")
         else:
             remote = "origin" if "origin" in names else names[0]
-            gitio.fetch_tags(ws, remote)
+            for password in [*gitio.remote_passwords(ws, remote), os.environ.get("DRONE_NETRC_PASSWORD")]:
+                run.secret(password)
+            try:
+                gitio.fetch_tags(ws, remote)
+            except PluginError as exc:
+                raise PluginError(f"cannot fetch the tags the guard needs: {exc.message}",
+                                  hint=f"the step needs read access to {remote} (Drone passes DRONE_NETRC_*); "
+                                  "or set fetch_tags: false to check against the cloned tags only") from None
             log.info(f"fetched the tags of {remote}")
     releases, ignored = plan.parse_releases(gitio.list_tags(ws), s.tag_prefix, s.scheme)
     if ignored:
@@ -51,25 +58,25 @@ def _bumped(s: Settings, ws: Path, releases: list[plan.Release], head: str | Non
     if head is None:
         raise PluginError("no version: this is not a tag build, PLUGIN_VERSION is not set and the workspace "
                           "has no git history to bump from", hint="set PLUGIN_VERSION or run on a tag")
+    if remote is not None and gitio.is_shallow(ws):
+        log.info("shallow clone: fetching the history the bump needs")
+        gitio.unshallow(ws, remote)
+    base, note = plan.pick_base(releases, gitio.merged_tags(ws))
     part, why = s.bump, f"bump: {s.bump}"
-    base = max(releases, key=lambda r: r.version) if releases else None
     if s.bump == "auto":
-        if base is not None and remote is not None and gitio.is_shallow(ws):
-            if not gitio.deepen_to(ws, remote, base.commit):
-                log.warn(f"{base.tag} is not an ancestor of HEAD: reading the commits git can reach")
-        messages = gitio.messages_since(ws, base.commit if base else None)
         if base is not None and base.commit == head and not s.as_prerelease:
             return base.version.text, f"{base.tag} (HEAD is this release; nothing to bump)"
+        messages = gitio.messages_since(ws, base.commit if base else None)
         part, why = plan.auto_part(messages, base.version if base else None, major_on_zero=s.major_on_zero)
         why = f"bump: auto → {part}: {why}"
     try:
-        version, base = plan.next_version(releases, part, s.scheme, token=s.prerelease_token,
-                                          as_prerelease=s.as_prerelease, initial=s.initial_version)
+        version = plan.next_version(base, releases, part, s.scheme, token=s.prerelease_token,
+                                    as_prerelease=s.as_prerelease, initial=s.initial_version)
     except VersionError as exc:
         raise PluginError(f"cannot bump {base.tag if base else s.initial_version}: {exc}") from None
     if base is None:
         return version, f"initial_version (no release tag yet; {why})"
-    return version, f"{base.tag} + {why}"
+    return version, f"{base.tag}{note} + {why}"
 
 
 def _choose(s: Settings, run: Run, ws: Path, releases, head, remote) -> tuple[Version, str]:
@@ -97,7 +104,7 @@ def run_bump(s: Settings, run: Run) -> dict[str, Any]:
     ws = run.workspace
     if s.dry_run:
         run.write_files = False
-    releases, head, remote = _releases(s, ws)
+    releases, head, remote = _releases(s, run, ws)
     version, source = _choose(s, run, ws, releases, head, remote)
     log.info(f"version {version.text} (from {source})")
     run.summary += [("version", version.public), ("from", source)]
@@ -106,7 +113,10 @@ def run_bump(s: Settings, run: Run) -> dict[str, Any]:
     if warning:
         log.warn(warning)
 
-    violation = plan.check_increase(version, releases, head, s.require_increase)
+    own_tag = run.ctx.tag_name if run.ctx.tag_name and not s.version else None
+    violation, note = plan.check_increase(version, releases, head, s.require_increase, own_tag=own_tag)
+    if note:
+        log.note(note)
     if violation:
         raise PluginError(violation, hint="release a higher version (a new tag), or set require_increase: "
                           "off (or line instead of global) if this is intended")

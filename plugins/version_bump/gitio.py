@@ -35,6 +35,19 @@ def remotes(workspace: Path) -> list[str]:
     return git(workspace, "remote").stdout.split()
 
 
+def remote_passwords(workspace: Path, remote: str) -> list[str]:
+    """The password in the remote's URL (``https://user:token@host/…``) as written and decoded, to be
+    masked in every output (git prints the URL in its errors)."""
+    from urllib.parse import unquote, urlsplit
+
+    url = git(workspace, "remote", "get-url", remote, check=False).stdout.strip()
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return []
+    return [password, unquote(password)] if password else []
+
+
 def fetch_tags(workspace: Path, remote: str, policy: RetryPolicy | None = None) -> None:
     """All of the remote's tags, replacing local tags that moved; retried when the failure looks transient."""
 
@@ -46,15 +59,16 @@ def fetch_tags(workspace: Path, remote: str, policy: RetryPolicy | None = None) 
          policy=policy or RetryPolicy(attempts=3, deadline=120, base=1, cap=10))
 
 
-def list_tags(workspace: Path) -> list[tuple[str, str]]:
-    """``(tag name, commit)`` for every tag; an annotated tag is peeled to its commit."""
-    fmt = "%(refname:strip=2)%09%(objectname)%09%(*objectname)"
+def list_tags(workspace: Path) -> list[tuple[str, str, int]]:
+    """``(tag name, commit, created)`` for every tag; an annotated tag is peeled to its commit; created is
+    the tagger date (annotated) or the commit date (lightweight), in unix seconds."""
+    fmt = "%(refname:strip=2)%09%(objectname)%09%(*objectname)%09%(creatordate:unix)"
     out = git(workspace, "for-each-ref", f"--format={fmt}", "refs/tags").stdout
     tags = []
     for line in out.splitlines():
-        name, obj, peeled = (line.split("\t") + ["", ""])[:3]
+        name, obj, peeled, created = (line.split("\t") + ["", "", ""])[:4]
         if name:
-            tags.append((name, peeled or obj))
+            tags.append((name, peeled or obj, int(created) if created.isdigit() else 0))
     return tags
 
 
@@ -69,12 +83,16 @@ def is_shallow(workspace: Path) -> bool:
     return git(workspace, "rev-parse", "--is-shallow-repository", check=False).stdout.strip() == "true"
 
 
-def deepen_to(workspace: Path, remote: str, commit: str) -> bool:
-    """Fetch history until ``commit`` is an ancestor of HEAD (shallow clones); True when it is."""
-    def reachable() -> bool:
-        return git(workspace, "merge-base", "--is-ancestor", commit, "HEAD", check=False).returncode == 0
+def unshallow(workspace: Path, remote: str) -> None:
+    """The whole history (a shallow clone cannot say which tags HEAD contains nor count commits)."""
+    out = git(workspace, "fetch", "--quiet", "--unshallow", "--no-recurse-submodules", remote, check=False)
+    if out.returncode != 0:
+        from tagship import log
 
-    if reachable():
-        return True
-    git(workspace, "fetch", "--quiet", "--unshallow", remote, check=False)
-    return reachable()
+        log.warn(f"could not fetch the full history ({out.stderr.strip()[-200:]}); the bump reads what "
+                 "the clone holds")
+
+
+def merged_tags(workspace: Path) -> set[str]:
+    """The tags whose commit is in HEAD's history."""
+    return set(git(workspace, "tag", "--merged", "HEAD").stdout.split())

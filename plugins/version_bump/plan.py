@@ -23,6 +23,7 @@ class Release:
     tag: str
     version: Version
     commit: str
+    created: int = 0  # unix time: the tagger date of an annotated tag, the commit date of a lightweight one
 
 
 def commit_level(message: str) -> str | None:
@@ -66,36 +67,42 @@ def auto_part(messages: Sequence[str], current: Version | None, *, major_on_zero
     return best, f"{n} commit(s) ({seen})"
 
 
-def parse_releases(tags: Iterable[tuple[str, str]], prefix: str, scheme: str
-                   ) -> tuple[list[Release], list[str]]:
-    """(releases, names that are not versions) from ``(tag name, commit)`` pairs."""
+def parse_releases(tags: Iterable[tuple], prefix: str, scheme: str) -> tuple[list[Release], list[str]]:
+    """(releases, names that are not versions) from ``(tag name, commit[, created])`` tuples."""
     out: list[Release] = []
     ignored: list[str] = []
-    for name, commit in tags:
+    for name, commit, *created in tags:
         version = try_parse(strip_prefix(name, prefix), scheme)
         if version is None:
             ignored.append(name)
         else:
-            out.append(Release(name, version, commit))
+            out.append(Release(name, version, commit, *created))
     return out, ignored
 
 
-def next_version(releases: Sequence[Release], part: str, scheme: str, *, token: str = "rc",
-                 as_prerelease: bool = False, initial: str = "0.1.0") -> tuple[str, Release | None]:
-    """(the next version, the release it was bumped from) — not a tag build."""
-    if not releases:
-        version = initial
-        base = None
-    else:
-        base = max(releases, key=lambda r: r.version)
-        version = bump(base.version.text, part, scheme, token=token)
+def pick_base(releases: Sequence[Release], merged: set[str]) -> tuple[Release | None, str]:
+    """The release to bump from: the highest one whose tag is in HEAD's history (``git describe`` style, so
+    a hotfix branch bumps its own line); when none is, the highest of all.  (release, why)."""
+    own = [r for r in releases if r.tag in merged]
+    if own:
+        return max(own, key=lambda r: r.version), ""
+    if releases:
+        return max(releases, key=lambda r: r.version), " (no release tag in HEAD's history: the highest of all)"
+    return None, ""
+
+
+def next_version(base: Release | None, releases: Sequence[Release], part: str, scheme: str, *,
+                 token: str = "rc", as_prerelease: bool = False, initial: str = "0.1.0") -> str:
+    """The next version after ``base`` (``initial`` when there is no release); ``as_prerelease`` makes it
+    a pre-release numbered past the pre-releases already tagged."""
+    version = bump(base.version.text, part, scheme, token=token) if base else initial
     if as_prerelease and not parse(version, scheme).is_prerelease:
         taken = {r.version for r in releases}
         n = 1
         while parse(with_prerelease(version, scheme, token, n), scheme) in taken:
             n += 1
         version = with_prerelease(version, scheme, token, n)
-    return version, base
+    return version
 
 
 def previous_release(version: Version, releases: Sequence[Release]) -> Release | None:
@@ -104,33 +111,40 @@ def previous_release(version: Version, releases: Sequence[Release]) -> Release |
     return max(lower, key=lambda r: r.version) if lower else None
 
 
-def check_increase(version: Version, releases: Sequence[Release], head: str | None, mode: str
-                   ) -> str | None:
-    """Why ``version`` breaks the monotonic guard (``line``/``global``), or None.
+def check_increase(version: Version, releases: Sequence[Release], head: str | None, mode: str, *,
+                   own_tag: str | None = None) -> tuple[str | None, str | None]:
+    """(why ``version`` breaks the monotonic guard or None, a note for the log or None).
 
-    The same version already released on another commit is always a violation; on this commit it is a
-    rebuild and fine.  ``line``: greater than every release of the same MAJOR.MINOR; ``global``: greater than
-    every release.
+    ``line``: greater than every other release of the same MAJOR.MINOR; ``global``: greater than every
+    other release; ``off``: not checked.  The same version released on another commit is always a
+    violation.  A rebuild — this version's tag already on this commit — is not judged against releases
+    tagged after it (a re-run of v1.1.1 after v1.1.2 exists is fine; a new v1.1.1 after v1.1.2 is not).
     """
     if mode == "off":
-        return None
-    for r in releases:
-        if r.version == version and (head is None or r.commit != head):
+        return None, None
+    same = [r for r in releases if r.version == version]
+    for r in same:
+        if head is None or r.commit != head:
             return (f"{version.text} is already released as {r.tag} on commit {r.commit[:12]}; "
-                    f"this build is {head[:12] if head else 'a different commit'}")
+                    f"this build is {head[:12] if head else 'not on a commit'}"), None
+    own = next((r for r in same if r.tag == own_tag), same[0] if same else None)
     others = [r for r in releases if r.version != version]
     if mode == "line":
         others = [r for r in others if (r.version.major, r.version.minor) == (version.major, version.minor)]
         scope = f"the highest release of {version.major}.{version.minor}.x"
     else:
         scope = "the highest release"
-    if not others:
-        return None
-    top = max(others, key=lambda r: r.version)
-    if not version > top.version:
+    higher = [r for r in others if r.version > version]
+    later = [r for r in higher if own is not None and r.created > own.created]
+    higher = [r for r in higher if r not in later]
+    if higher:
+        top = max(higher, key=lambda r: r.version)
         return (f"{version.text} is lower than {top.version.text} ({top.tag}, {scope}); "
-                f"require_increase: {mode}")
-    return None
+                f"require_increase: {mode}"), None
+    if own is not None:
+        after = f"; {', '.join(r.tag for r in later)} came later" if later else ""
+        return None, f"a rebuild: {own.tag} already points at this commit{after}"
+    return None, None
 
 
 def semver_disagreement(drone_semver: dict[str, str], version: Version) -> str | None:

@@ -14,6 +14,7 @@ from version_bump.plan import (
     commit_level,
     next_version,
     parse_releases,
+    pick_base,
     previous_release,
     render_env,
     semver_disagreement,
@@ -68,10 +69,11 @@ def rel(tag, commit="c" * 40, scheme="semver"):
 
 
 def test_parse_releases_strips_prefix_and_lists_the_rest():
-    tags = [("v1.2.0", "a"), ("1.3.0", "b"), ("latest", "c"), ("v1.2", "d"), ("cmd/api/v2.0.0", "e")]
+    tags = [("v1.2.0", "a", 10), ("1.3.0", "b", 20), ("latest", "c", 0), ("v1.2", "d", 0),
+            ("cmd/api/v2.0.0", "e", 0)]
     releases, ignored = parse_releases(tags, "v", "semver")
-    assert [(r.tag, r.version.text, r.commit) for r in releases] == [("v1.2.0", "1.2.0", "a"),
-                                                                    ("1.3.0", "1.3.0", "b")]
+    assert [(r.tag, r.version.text, r.commit, r.created) for r in releases] == [
+        ("v1.2.0", "1.2.0", "a", 10), ("1.3.0", "1.3.0", "b", 20)]
     assert ignored == ["latest", "v1.2", "cmd/api/v2.0.0"]
     releases, _ = parse_releases(tags, "cmd/api/v", "semver")
     assert [r.tag for r in releases] == ["1.3.0", "cmd/api/v2.0.0"]
@@ -80,25 +82,28 @@ def test_parse_releases_strips_prefix_and_lists_the_rest():
 
 
 @pytest.mark.parametrize(
-    "tags,part,as_pre,expected,base",
+    "tags,merged,part,as_pre,expected,base",
     [
-        (["v1.2.0", "v1.10.0", "v1.9.5"], "patch", False, "1.10.1", "v1.10.0"),  # precedence, not text order
-        (["v1.2.0", "v1.3.0-rc.1"], "minor", False, "1.3.0", "v1.3.0-rc.1"),  # finishes the rc
-        (["v1.2.0"], "minor", True, "1.3.0-rc.1", "v1.2.0"),
-        (["v1.2.0", "v1.3.0-rc.1", "v1.3.0-rc.2"], "prerelease", False, "1.3.0-rc.3", "v1.3.0-rc.2"),
-        ([], "minor", False, "0.1.0", None),
+        (["v1.2.0", "v1.10.0", "v1.9.5"], None, "patch", False, "1.10.1", "v1.10.0"),  # precedence, not text
+        (["v1.2.0", "v1.3.0-rc.1"], None, "minor", False, "1.3.0", "v1.3.0-rc.1"),  # finishes the rc
+        (["v1.2.0"], None, "minor", True, "1.3.0-rc.1", "v1.2.0"),
+        (["v1.2.0", "v1.3.0-rc.1", "v1.3.0-rc.2"], None, "prerelease", False, "1.3.0-rc.3", "v1.3.0-rc.2"),
+        ([], None, "minor", False, "0.1.0", None),
+        (["v1.2.0", "v1.2.1", "v2.0.0"], {"v1.2.0", "v1.2.1"}, "patch", False, "1.2.2", "v1.2.1"),  # hotfix line
+        (["v1.2.0", "v2.0.0"], set(), "patch", False, "2.0.1", "v2.0.0"),  # nothing merged: highest of all
     ],
 )
-def test_next_version(tags, part, as_pre, expected, base):
-    version, got_base = next_version([rel(t) for t in tags], part, "semver", as_prerelease=as_pre)
-    assert version == expected
+def test_next_version(tags, merged, part, as_pre, expected, base):
+    releases = [rel(t) for t in tags]
+    got_base, _ = pick_base(releases, set(tags) if merged is None else merged)
     assert (got_base.tag if got_base else None) == base
+    assert next_version(got_base, releases, part, "semver", as_prerelease=as_pre) == expected
 
 
 def test_next_version_as_prerelease_counts_past_existing_tags():
     releases = [rel("v1.2.0"), rel("v1.3.0-rc.1")]
     # the highest is the rc, a minor finishes it; as a pre-release it must not reuse rc.1
-    assert next_version(releases, "minor", "semver", as_prerelease=True)[0] == "1.3.0-rc.2"
+    assert next_version(releases[1], releases, "minor", "semver", as_prerelease=True) == "1.3.0-rc.2"
 
 
 HEAD = "h" * 40
@@ -122,24 +127,37 @@ GUARD = [
 
 @pytest.mark.parametrize("version,mode,violation", GUARD)
 def test_guard(version, mode, violation):
-    got = check_increase(parse(version), RELEASED, HEAD, mode)
+    got, _ = check_increase(parse(version), RELEASED, HEAD, mode)
     if violation is None:
         assert got is None
     else:
         assert got is not None and got.startswith(violation), got
 
 
-def test_guard_allows_a_rebuild_of_the_own_tag_on_the_same_commit():
-    released = [rel("v1.3.0", HEAD), rel("v1.2.0", OTHER)]
-    assert check_increase(parse("1.3.0"), released, HEAD, "global") is None
-    assert "already released" in check_increase(parse("1.3.0"), released, OTHER, "global")
+def test_guard_rebuild_on_the_same_commit():
+    own = Release("v1.3.0", parse("1.3.0"), HEAD, created=100)
+    later = Release("v1.3.1", parse("1.3.1"), OTHER, created=200)
+    earlier = Release("v1.3.1", parse("1.3.1"), OTHER, created=50)
+    # a re-run of v1.3.0 after v1.3.1 was tagged: fine, and said so
+    assert check_increase(parse("1.3.0"), [own, later], HEAD, "line", own_tag="v1.3.0") == (
+        None, "a rebuild: v1.3.0 already points at this commit; v1.3.1 came later")
+    # v1.3.0 tagged after v1.3.1 already existed: a new, lower release
+    assert check_increase(parse("1.3.0"), [own, earlier], HEAD, "line", own_tag="v1.3.0")[0].startswith(
+        "1.3.0 is lower than 1.3.1 (v1.3.1")
+    # tagged in the same second: not provably earlier, so refused
+    same_time = Release("v1.3.1", parse("1.3.1"), OTHER, created=100)
+    assert check_increase(parse("1.3.0"), [own, same_time], HEAD, "line", own_tag="v1.3.0")[0] is not None
+    # the same version on another commit
+    assert "already released as v1.3.0" in check_increase(parse("1.3.0"), [own], OTHER, "global")[0]
+    assert check_increase(parse("1.3.0"), [own], HEAD, "global") == (
+        None, "a rebuild: v1.3.0 already points at this commit")
 
 
 def test_guard_pep440_order():
     released = [rel("v1.0", OTHER, "pep440"), rel("v1.1rc1", OTHER, "pep440")]
-    assert check_increase(parse("1.1.dev3", "pep440"), released, HEAD, "line") is not None  # dev < rc
-    assert check_increase(parse("1.1", "pep440"), released, HEAD, "line") is None
-    assert check_increase(parse("1.0.post1", "pep440"), released, HEAD, "line") is None
+    assert check_increase(parse("1.1.dev3", "pep440"), released, HEAD, "line")[0] is not None  # dev < rc
+    assert check_increase(parse("1.1", "pep440"), released, HEAD, "line") == (None, None)
+    assert check_increase(parse("1.0.post1", "pep440"), released, HEAD, "line") == (None, None)
 
 
 def test_previous_release():
