@@ -105,7 +105,7 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 fault = None if fault == "crc" else fault
         except (AuthError, StoreError) as e:
-            code = e.code
+            code, fault = e.code, None if fault == "crc" else fault
             err = oss_proto.error_body(e.code, e.message, request_id, host_id, e.extra)
             resp = oss_proto.Response(e.status, {"Content-Type": "application/xml"}, err)
             if "EC" in e.extra:

@@ -239,6 +239,8 @@ def verify(method: str, headers: Mapping[str, str], bucket: str, key: str, query
             raise AuthError(400, "InvalidArgument", f"Invalid signing region in Authorization header, "
                                                     f"expected {region}.")
         _check_skew(when, now)
+        if "x-oss-content-sha256" not in headers:
+            raise AuthError(400, "InvalidArgument", "x-oss-content-sha256 is required for V4 signature.")
         additional = [h for h in fields.get("AdditionalHeaders", "").split(";") if h]
         missing = [h for h in additional if h.lower() not in headers]
         if missing:

@@ -129,6 +129,10 @@ def test_verify_v4_region_and_sts_token():
     with pytest.raises(s.AuthError) as e:
         s.verify("PUT", h, "examplebucket", "exampleobject", [], creds, "cn-beijing", now)
     assert e.value.code == "InvalidArgument"
+    unsigned = {k: v for k, v in h.items() if k != "x-oss-content-sha256"}
+    with pytest.raises(s.AuthError) as e:
+        s.verify("PUT", unsigned, "examplebucket", "exampleobject", [], creds, "cn-hangzhou", now)
+    assert "x-oss-content-sha256" in e.value.message
     sts_creds = {"AK": s.Credential("AK", "yourAccessKeySecret", "TOKEN")}
     with pytest.raises(s.AuthError) as e:  # the token header is missing
         s.verify("PUT", h, "examplebucket", "exampleobject", [], sts_creds, "cn-hangzhou", now)
