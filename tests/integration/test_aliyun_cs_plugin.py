@@ -101,3 +101,24 @@ def test_same_version_with_a_changed_file_explains_the_409(cloud, tmp_path: Path
     assert "unchanged version (HTTP 409)" in output and "PLUGIN_VERSION" in output
     rerun_code, rerun, _ = step(api, tmp_path, "4.0.0")   # the very same step again: nothing to do, green
     assert rerun_code == 0, rerun
+
+
+def test_dry_run_shows_the_diff_and_changes_nothing(cloud, tmp_path: Path) -> None:
+    api, master = cloud
+    assert step(api, tmp_path, "5.0.0")[0] == 0
+    posts = [r for r in master.requests if r[0] != "GET"]
+    code, output, result = step(api, tmp_path, "5.1.0", PLUGIN_DRY_RUN="true")
+    assert code == 0, output
+    assert "cmdb-api:5.0.0 → registry.example/cmdb-api:5.1.0" in output and "5.0.0 → 5.1.0" in output
+    assert [r for r in master.requests if r[0] != "GET"] == posts
+    assert master.projects["cmdb"]["version"] == "5.0.0"
+    code, output, _ = step(api, tmp_path, "5.1.0", PLUGIN_DRY_RUN="true", PLUGIN_FAIL_ON_DIFF="true")
+    assert code == 1
+
+
+def test_the_cluster_ca_is_used_even_when_the_runner_sets_requests_ca_bundle(cloud, tmp_path: Path) -> None:
+    api, master = cloud
+    # requests lets REQUESTS_CA_BUNDLE override a Session's verify; the backend must pass the CA per request
+    code, output, _ = step(api, tmp_path, "6.0.0", REQUESTS_CA_BUNDLE="/etc/ssl/certs/ca-certificates.crt",
+                           CURL_CA_BUNDLE="/etc/ssl/certs/ca-certificates.crt")
+    assert code == 0, output
