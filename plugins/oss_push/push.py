@@ -178,6 +178,8 @@ def _upload(settings: Settings, workspace: Path, rem: Any, todo: list[plan.Local
         while pending:
             done, pending = wait(pending, return_when=FIRST_EXCEPTION)
             for fut in done:
+                if fut.cancelled():
+                    continue
                 label = futures[fut][0]
                 exc = fut.exception()
                 if exc is not None:

@@ -74,12 +74,14 @@ def is_transient(exc: BaseException) -> bool:
 
 def describe(exc: BaseException) -> str:
     """One line for a failed request, without request headers."""
+    if isinstance(exc, oss2.exceptions.RequestError):
+        return f"connection error: {getattr(exc, 'exception', None) or exc.body}"
+    if isinstance(exc, oss2.exceptions.InconsistentError):
+        return "CRC64 mismatch between what was sent and what the server stored"
     if isinstance(exc, oss2.exceptions.OssError):
-        details = exc.details or {}
+        details = exc.details if isinstance(exc.details, dict) else {}
         code = exc.code or details.get("Code") or type(exc).__name__
         msg = details.get("Message") or ""
-        if exc.status == -2:
-            msg = str(exc.body or "")[:200] if exc.body else "connection failed"
         return f"HTTP {exc.status} {code}" + (f": {msg}" if msg else "") + \
             (f" (request id {exc.request_id})" if exc.request_id else "")
     return f"{type(exc).__name__}: {exc}"
