@@ -98,6 +98,8 @@ class Handler(BaseHTTPRequestHandler):
                         pass
                     return
                 raise StoreError(503, "ServiceUnavailable", "Please reduce your request rate.")
+            if bucket and op != "PutBucket":
+                srv.store.bucket(bucket)  # OSS answers NoSuchBucket before it looks at the signature
             verify(self.command, headers, bucket, key, query, srv.credentials, srv.region)
             resp = oss_ops.dispatch(op, srv.store, req, srv.region)
             if fault == "crc" and "x-oss-hash-crc64ecma" in resp.headers:
@@ -123,6 +125,8 @@ class Handler(BaseHTTPRequestHandler):
             body.drain()
         except (ConnectionError, ValueError):
             self.close_connection = True
+            if resp.stream is not None:
+                resp.stream.close()
             return
         # counted before answering, so a client that reads the stats right after its answer sees this request
         planned = 0 if self.command == "HEAD" else len(resp.body) + (resp.length if resp.stream else 0)

@@ -219,6 +219,8 @@ def test_auth_failures_as_oss_reports_them(server):
     with pytest.raises(ossx.NoSuchBucket) as e:
         bucket_for(server, "v4", name="no-such-bucket").put_object("k", b"x")
     assert e.value.status == 404 and e.value.details["HostId"] and e.value.details["BucketName"] == "no-such-bucket"
+    with pytest.raises(ossx.NoSuchBucket):  # as on OSS, the bucket is looked up before the signature
+        oss2.Bucket(oss2.Auth(AK, "wrong"), server.endpoint, "no-such-bucket").get_object("k")
     assert server.stats()["errors"]["SignatureDoesNotMatch"] == 2
 
 
