@@ -24,7 +24,7 @@ from tagship.errors import SettingsError
 _VAR = re.compile(
     r"\$(?:(?P<escaped>\$)"
     r"|(?P<named>[_a-zA-Z][_a-zA-Z0-9]*)"
-    r"|\{(?P<braced>[_a-zA-Z][_a-zA-Z0-9]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}"
+    r"|\{(?P<braced>[_a-zA-Z][_a-zA-Z0-9]*)(?:(?P<op>:?[-?+])(?P<arg>(?:\$\{[^{}]*\}|[^}])*))?\}"
     r"|(?P<invalid>))")
 
 # compose converts these after interpolation; the schema wants numbers there

@@ -38,6 +38,10 @@ def content_name(stack: str, name: str, data: bytes) -> str:
 def spec_hash(spec: Mapping[str, Any]) -> str:
     clean = json.loads(json.dumps(spec, sort_keys=True))
     clean.get("Labels", {}).pop(HASH_LABEL, None)
+    container = clean.get("TaskTemplate", {}).get("ContainerSpec", {})
+    for ref in container.get("Configs", []) + container.get("Secrets", []):
+        ref.pop("ConfigID", None)
+        ref.pop("SecretID", None)   # ids are filled in at apply time; names carry the content hash
     return hashlib.sha256(json.dumps(clean, sort_keys=True).encode()).hexdigest()[:16]
 
 
