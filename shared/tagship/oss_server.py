@@ -237,7 +237,7 @@ class OssServer:
     def __init__(self, httpd: OssHTTPServer, thread: threading.Thread | None = None):
         self.httpd, self.thread = httpd, thread
         host, self.port = httpd.server_address[:2]
-        self.host = host
+        self.host = host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # a URL clients can use
         self.endpoint = f"http://{'[%s]' % host if ':' in host else host}:{self.port}"
         self.store = httpd.store
 
