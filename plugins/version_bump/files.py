@@ -47,9 +47,9 @@ def _on_version_lines(text: str, old: str, new: str) -> tuple[str, int]:
     return "".join(out), count
 
 
-def edit_text(text: str, rule: str | FileRule, current: str | None, new: str) -> tuple[str | None, int, str]:
+def edit_text(text: str, rule: FileRule, current: str | None, new: str) -> tuple[str | None, int, str]:
     """(new text or None when unchanged, replacements, what happened) — raises ValueError with the reason."""
-    if isinstance(rule, str):
+    if rule.search is None:
         if current is not None and text.strip() == current:
             return text.replace(current, new, 1), 1, f"{current} → {new}"
         if current is not None:
@@ -79,13 +79,14 @@ def edit_text(text: str, rule: str | FileRule, current: str | None, new: str) ->
     raise ValueError(f"{search!r} is not in the file")
 
 
-def plan_edits(workspace: Path, rules: Sequence[str | FileRule], current: str | None, new: str) -> list[Edit]:
+def plan_edits(workspace: Path, rules: Sequence[FileRule | str], current: str | None, new: str) -> list[Edit]:
     """Work out every edit; one PluginError listing every file that cannot be edited (nothing written)."""
     root = workspace.resolve()
     edits: list[Edit] = []
     problems: list[str] = []
     for rule in rules:
-        shown = rule if isinstance(rule, str) else rule.path
+        rule = FileRule(path=rule) if isinstance(rule, str) else rule
+        shown = rule.path
         path = (root / shown).resolve()
         if not path.is_relative_to(root):
             problems.append(f"{shown}: outside the workspace")

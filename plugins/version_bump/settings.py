@@ -11,13 +11,18 @@ from tagship.settings import Kind, PluginSettings, StrList, setting
 
 
 class FileRule(BaseModel):
-    """One file to write the version into: ``search`` is replaced by ``replace`` (placeholders allowed)."""
+    """One file to write the version into.  No ``search``: the current version on lines that mention
+    "version" (or the whole file); else ``search`` is replaced by ``replace`` (placeholders allowed)."""
 
     model_config = {"extra": "forbid"}
 
     path: str
-    search: str = "{current_version}"
+    search: str | None = None
     replace: str = "{new_version}"
+
+
+def _rule(value: Any) -> Any:
+    return {"path": value} if isinstance(value, str) else value
 
 
 def _files(value: Any) -> Any:
@@ -35,20 +40,21 @@ def _files(value: Any) -> Any:
     return [value] if isinstance(value, dict) else value
 
 
-FileList = Annotated[list[str | FileRule], BeforeValidator(_files), Kind("list of paths or maps")]
+FileList = Annotated[list[Annotated[FileRule, BeforeValidator(_rule)]], BeforeValidator(_files),
+                     Kind("list of paths or maps")]
 
 
 class Settings(PluginSettings):
-    version: str | None = setting(
-        None, help="The version to release, as is (no prefix stripped). Default: the tag, else the highest "
-        "release tag bumped by `bump`.")
     tag_prefix: str = setting("v", help="Removed once from the front of the tag (`${DRONE_TAG##v}`) and of "
                               "release tags; e.g. `cmd/api/v` for a monorepo.")
     scheme: Literal["semver", "pep440"] = setting(
         "semver", help="The version rules: SemVer 2.0.0 or PEP 440 (parsing, precedence, bumps).")
+    version: str | None = setting(
+        None, help="The version to release, as is (no prefix stripped). Default: the tag, else the highest "
+        "release tag bumped by `bump`.")
     bump: Literal["auto", "major", "minor", "patch", "prerelease"] = setting(
-        "auto", help="Not a tag build: how to bump the highest release tag. `auto` reads conventional commits "
-        "since it (feat→minor, fix/perf→patch, `!`/BREAKING CHANGE→major; anything else→patch).")
+        "auto", help="Not a tag build: how to bump the highest release tag in HEAD's history. `auto` reads the "
+        "conventional commits since it (feat→minor, fix/perf→patch, `!`/BREAKING CHANGE→major; else patch).")
     major_on_zero: bool = setting(False, help="On 0.x a breaking change bumps MAJOR (to 1.0.0); default MINOR.")
     prerelease_token: str = setting("rc", help="Token for pre-releases: SemVer `rc` → 1.3.0-rc.1; PEP 440 "
                                     "a|b|rc|dev → 1.3.0rc1.")

@@ -200,7 +200,8 @@ def docker_tags(
     ``floating``: ``smart`` — ``X.Y``/``X``/``latest`` only if this is the highest stable release of that
     range (ties count: a rebuild keeps its tags); ``always`` — like drone-docker's auto_tag; ``never`` — only
     the full version.  ``latest``: ``auto`` (the highest stable release; with ``floating=always`` every stable
-    release; none with ``floating=never``), ``always`` (every stable release), ``never``.  A pre-release never gets a floating tag or latest.
+    release; none with ``floating=never``), ``always`` (every stable release), ``never``.  A pre-release
+    never gets a floating tag or latest.
     ``suffix`` turns each tag into ``tag-suffix`` and ``latest`` into the suffix itself (drone-docker).
     ``extra`` tags are appended as they are.  Every tag is checked against docker's grammar.
     """

@@ -31,40 +31,41 @@ var minClient = "1.2.0"
 
 
 def test_pyproject_only_the_version_line():
-    out, count, _ = edit_text(PYPROJECT, "pyproject.toml", "1.2.0", "1.3.0")
+    out, count, _ = edit_text(PYPROJECT, FileRule(path="pyproject.toml"), "1.2.0", "1.3.0")
     assert count == 1
     assert 'version = "1.3.0"' in out
     assert 'setuptools>=1.2.0' in out and "lib==1.2.0" in out
 
 
 def test_package_json_leaves_dependencies_alone():
-    out, count, _ = edit_text(PACKAGE_JSON, "package.json", "1.2.0", "1.3.0")
+    out, count, _ = edit_text(PACKAGE_JSON, FileRule(path="package.json"), "1.2.0", "1.3.0")
     data = json.loads(out)
     assert count == 1 and data["version"] == "1.3.0" and data["dependencies"]["left-pad"] == "1.2.0"
 
 
 def test_go_constant():
-    out, count, _ = edit_text(VERSION_GO, "version.go", "1.2.0", "1.3.0")
+    out, count, _ = edit_text(VERSION_GO, FileRule(path="version.go"), "1.2.0", "1.3.0")
     assert count == 1 and 'const Version = "1.3.0"' in out and 'minClient = "1.2.0"' in out
 
 
 def test_version_file_whole_content():
-    assert edit_text("1.2.0\n", "VERSION", "1.2.0", "1.3.0")[0] == "1.3.0\n"
+    assert edit_text("1.2.0\n", FileRule(path="VERSION"), "1.2.0", "1.3.0")[0] == "1.3.0\n"
 
 
 def test_whole_versions_only():
     text = 'version = "11.2.0"\nversion2 = "1.2.0-rc.1"\nversion3 = "1.2.0.1"\n'
     with pytest.raises(ValueError, match="no line mentioning 'version' holds 1.2.0"):
-        edit_text(text, "x.toml", "1.2.0", "1.3.0")
+        edit_text(text, FileRule(path="x.toml"), "1.2.0", "1.3.0")
 
 
 def test_already_bumped_by_hand_is_left_as_is():
-    assert edit_text('version = "1.3.0"\n', "pyproject.toml", "1.2.0", "1.3.0") == (None, 0, "already holds 1.3.0")
+    got = edit_text('version = "1.3.0"\n', FileRule(path="pyproject.toml"), "1.2.0", "1.3.0")
+    assert got == (None, 0, "already holds 1.3.0")
 
 
 def test_no_earlier_release():
     with pytest.raises(ValueError, match="no earlier release"):
-        edit_text('version = "0.0.0"\n', "pyproject.toml", None, "0.1.0")
+        edit_text('version = "0.0.0"\n', FileRule(path="pyproject.toml"), None, "0.1.0")
 
 
 def test_search_replace_rule_with_placeholders():
@@ -73,6 +74,7 @@ def test_search_replace_rule_with_placeholders():
     out, count, _ = edit_text("version: 0.3.0\nappVersion: 1.2.0\n", rule, "1.2.0", "1.3.0")
     assert out == "version: 0.3.0\nappVersion: 1.3.0\n" and count == 1
     fixed = FileRule(path="x", search="VERSION=dev", replace="VERSION={new_version}")
+    assert FileRule(path="x", search="{current_version}").replace == "{new_version}"
     assert edit_text("VERSION=dev\n", fixed, None, "2.0.0")[0] == "VERSION=2.0.0\n"
     with pytest.raises(ValueError, match="'appVersion: 1.2.0' is not in the file"):
         edit_text("appVersion: 1.1.0\n", rule, "1.2.0", "1.3.0")
