@@ -109,7 +109,11 @@ def check(facts: Facts, layout: str = "none") -> list[Finding]:
                                                  "use build secrets instead"))
     for line, text in dockerfile_fetches(facts.dockerfile):
         out.append(Finding("no-fetch", f"Dockerfile line {line} fetches code at build time: {text}"))
-    return out
+    unique: list[Finding] = []
+    for f in out:
+        if f not in unique:
+            unique.append(f)
+    return unique
 
 
 # --- gathering (I/O) ----------------------------------------------------------------------------------------

@@ -130,8 +130,9 @@ def run(s: Settings, r: Any) -> dict[str, Any]:
         ("policy", f"{s.policy}{' + seed layout' if s.layout == 'seed' else ''}"),
     ])
     r.summary += [("image", dests[0].image), ("tags", ", ".join(tags) or "-")]
-    result: dict[str, Any] = {"image": dests[0].image, "tags": tags, "refs": [], "held_back": tp.dropped,
-                              "version": version, "build_args": sorted(args)}
+    result: dict[str, Any] = r.result   # filled as we go: a failed run still reports what it got to
+    result.update({"image": dests[0].image, "tags": tags, "refs": [], "held_back": tp.dropped,
+                   "version": version, "build_args": sorted(args)})
 
     from . import engine
 
