@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from email.utils import parsedate_to_datetime
 from typing import Callable
 from urllib.parse import quote, unquote
 from xml.etree import ElementTree as ET
@@ -97,6 +98,26 @@ def parse_range(value: str, size: int) -> tuple[int, int] | None:
     return start, min(end, size - 1)
 
 
+def check_conditions(headers: dict[str, str], meta: dict) -> None:
+    """If-Match / If-None-Match (ETag) and If-Modified-Since / If-Unmodified-Since, as GetObject documents."""
+    etag = f'"{meta["etag"]}"'
+    tags = lambda v: [t.strip() for t in v.split(",")]  # noqa: E731
+    since = lambda v: parsedate_to_datetime(v).timestamp()  # noqa: E731
+    try:
+        if "if-match" in headers and etag not in tags(headers["if-match"]) and headers["if-match"] != "*":
+            raise bad("PreconditionFailed", "At least one of the pre-conditions you specified did not hold.",
+                      status=412, Condition="If-Match")
+        if "if-unmodified-since" in headers and int(meta["last_modified"]) > since(headers["if-unmodified-since"]):
+            raise bad("PreconditionFailed", "At least one of the pre-conditions you specified did not hold.",
+                      status=412, Condition="If-Unmodified-Since")
+        if "if-none-match" in headers and (etag in tags(headers["if-none-match"]) or headers["if-none-match"] == "*"):
+            raise bad("NotModified", "Not Modified", status=304)
+        if "if-modified-since" in headers and int(meta["last_modified"]) <= since(headers["if-modified-since"]):
+            raise bad("NotModified", "Not Modified", status=304)
+    except (TypeError, ValueError):
+        pass  # an unparsable date is ignored, as HTTP says
+
+
 def get_object(store: Store, req: Request, head: bool = False) -> Response:
     if head:
         meta, f = store.head(req.bucket, req.key), None
@@ -110,6 +131,7 @@ def get_object(store: Store, req: Request, head: bool = False) -> Response:
             headers[name.title()] = p[f"response-{name}"]
     size = meta["size"]
     try:
+        check_conditions(req.headers, meta)
         rng = parse_range(req.headers["range"], size) if "range" in req.headers else None
     except Exception:
         if f is not None:

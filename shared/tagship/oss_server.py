@@ -147,8 +147,8 @@ class Handler(BaseHTTPRequestHandler):
     def respond(self, resp: oss_proto.Response, request_id: str) -> int:
         self.send_response(resp.status)
         length = len(resp.body) + (resp.length if resp.stream is not None or self.command == "HEAD" else 0)
-        if self.command == "HEAD" and resp.status >= 300:
-            length = 0
+        if resp.status == 304 or (self.command == "HEAD" and resp.status >= 300):
+            length, resp.body = 0, b""
         headers = {"Content-Length": str(length), "Connection": "close" if self.close_connection else "keep-alive",
                    "x-oss-request-id": request_id, **resp.headers}
         for k, v in headers.items():

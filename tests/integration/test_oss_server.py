@@ -264,6 +264,13 @@ def test_response_overrides_and_complete_all(server):
     got = b.get_object("page.html", params={"response-cache-control": "max-age=5",
                                             "response-content-type": "text/plain"})
     assert got.headers["Cache-Control"] == "max-age=5" and got.headers["Content-Type"] == "text/plain"
+    etag = f'"{got.etag}"'
+    with pytest.raises(ossx.NotModified):
+        b.get_object("page.html", headers={"If-None-Match": etag})
+    with pytest.raises(ossx.PreconditionFailed):
+        b.get_object("page.html", headers={"If-Match": '"0123"'})
+    assert b.get_object("page.html", headers={"If-Match": etag, "If-None-Match": '"other"'}).read() == b"<p>"
+    assert b.get_object("page.html", headers={"If-Modified-Since": "Thu, 01 Jan 1970 00:00:01 GMT"}).read()
     up = b.init_multipart_upload("all.bin")
     b.upload_part("all.bin", up.upload_id, 1, b"z" * 102_400)
     b.upload_part("all.bin", up.upload_id, 2, b"end")
