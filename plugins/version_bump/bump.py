@@ -26,6 +26,7 @@ def _releases(s: Settings, run: Run, ws: Path) -> tuple[list[plan.Release], str 
     if not gitio.is_repo(ws):
         log.warn(f"{ws} is not a git repository: there are no release tags to check the version against")
         return [], None, None
+    run.secret(os.environ.get("DRONE_NETRC_PASSWORD"))
     head = gitio.head(ws)
     remote = None
     if s.fetch_tags:
@@ -34,7 +35,7 @@ def _releases(s: Settings, run: Run, ws: Path) -> tuple[list[plan.Release], str 
             log.note("the repository has no remote: checking against the local tags only")
         else:
             remote = "origin" if "origin" in names else names[0]
-            for password in [*gitio.remote_passwords(ws, remote), os.environ.get("DRONE_NETRC_PASSWORD")]:
+            for password in gitio.remote_passwords(ws, remote):
                 run.secret(password)
             try:
                 gitio.fetch_tags(ws, remote)

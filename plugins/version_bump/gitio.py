@@ -16,10 +16,31 @@ _PERMANENT = ("authentication failed", "could not read username", "permission de
               "does not appear to be a git repository", "repository not found", "invalid username")
 
 
+# Drone gives every step DRONE_NETRC_MACHINE/USERNAME/PASSWORD (the clone's credentials) but writes the
+# .netrc only in the clone step: this helper hands them to git for that host only, read from the
+# environment, so the password is never on a command line nor in a file
+_NETRC_HELPER = (
+    '!f() { test "$1" = get || return 0; h=; while IFS= read -r l; do case "$l" in host=*) h="${l#host=}";; '
+    'esac; done; case "$h" in "$DRONE_NETRC_MACHINE"|"$DRONE_NETRC_MACHINE":*) printf "username=%s\\npassword=%s'
+    '\\n" "$DRONE_NETRC_USERNAME" "$DRONE_NETRC_PASSWORD";; esac; }; f')
+
+
+def _config_env(workspace: Path) -> dict[str, str]:
+    """Command-scope config through GIT_CONFIG_COUNT (git >= 2.31): kept off the command line, and
+    ``safe.directory`` is honoured there (the workspace is often owned by another uid than the step's)."""
+    pairs = [("safe.directory", str(Path(workspace).resolve()))]
+    if os.environ.get("DRONE_NETRC_MACHINE") and os.environ.get("DRONE_NETRC_PASSWORD"):
+        pairs += [("credential.helper", ""), ("credential.helper", _NETRC_HELPER)]
+    count = int(os.environ.get("GIT_CONFIG_COUNT") or 0)
+    env = {"GIT_CONFIG_COUNT": str(count + len(pairs))}
+    for i, (key, value) in enumerate(pairs, start=count):
+        env[f"GIT_CONFIG_KEY_{i}"], env[f"GIT_CONFIG_VALUE_{i}"] = key, value
+    return env
+
+
 def git(workspace: Path, *args: str, check: bool = True, timeout: float = 120):
-    # the workspace is often owned by another uid than the step's (Drone's clone step): allow it
-    cmd = ["git", "-c", f"safe.directory={Path(workspace).resolve()}", *args]
-    return proc.run(cmd, cwd=workspace, env={**os.environ, **_ENV}, check=check, timeout=timeout)
+    env = {**os.environ, **_ENV, **_config_env(workspace)}
+    return proc.run(["git", *args], cwd=workspace, env=env, check=check, timeout=timeout)
 
 
 def is_repo(workspace: Path) -> bool:

@@ -315,3 +315,16 @@ def test_remote_credentials_never_printed(remote, tmp_path):
     text = proc.stdout + proc.stderr + (ws / ".tagship" / "version-bump.json").read_text()
     assert SENTINEL not in text and "SENTINEL-netrc" not in text
     assert "127.0.0.1:9" in text  # the error is still actionable
+
+
+def test_workspace_owned_by_another_uid(remote, tmp_path):
+    """Drone's clone step may run as another user than the plugin: git would refuse "dubious ownership"."""
+    if os.geteuid() != 0:
+        pytest.fail("this test bed runs the tests as root (chown needs it)")
+    ws = drone_tag_clone(remote, tmp_path / "ws", "v1.1.1")
+    subprocess.run(["chown", "-R", "12345:12345", str(ws)], check=True)
+    assert subprocess.run(["git", "tag"], cwd=ws, capture_output=True, text=True,
+                          env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)}).returncode != 0
+    proc = run(ws, **tag_env("v1.1.1"))
+    assert proc.returncode == 0, proc.stdout
+    assert (ws / ".tags").read_text() == "1.1.1,1.1,1"
