@@ -40,6 +40,7 @@ CONTROL = "/_tagship/"
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    timeout = 300  # an idle or stalled connection is closed after 5 minutes, so threads do not pile up
     server: "OssHTTPServer"
 
     def version_string(self) -> str:
