@@ -70,6 +70,7 @@ def start_dind(settings: Any) -> tuple[subprocess.Popen, str]:
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     except OSError as exc:
         raise PluginError(f"cannot start {settings.dockerd_path}: {exc.strerror}", hint=PRIVILEGED_HINT) from None
+    proc.tagship_root = root  # type: ignore[attr-defined]  # removed by stop_dind
     deadline = time.monotonic() + settings.daemon_timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -81,21 +82,33 @@ def start_dind(settings: Any) -> tuple[subprocess.Popen, str]:
         except Exception:
             time.sleep(0.3)
     alive = proc.poll() is None
+    lines = mask(logfile.read_text(errors="replace")).strip().splitlines()
     stop_dind(proc)
-    tail = "\n".join(mask(logfile.read_text(errors="replace")).strip().splitlines()[-8:])
+    important = [ln for ln in lines if "level=error" in ln or "level=fatal" in ln or not ln.startswith("time=")]
+    tail = (important or lines)[-6:]
+    for line in tail:
+        log.info(f"  dockerd: {line}")
     state = f"exited with {proc.returncode}" if not alive else f"did not answer within {settings.daemon_timeout:.0f}s"
-    raise PluginError(f"dockerd {state}; its last log lines:\n{tail}", hint=PRIVILEGED_HINT)
+    last = tail[-1] if tail else "(no log output)"
+    raise PluginError(f"dockerd {state}: {last[:300]}", hint=PRIVILEGED_HINT)
 
 
 def stop_dind(proc: subprocess.Popen | None) -> None:
-    if proc is None or proc.poll() is not None:
+    """Stop the dockerd we started and remove its data root (a dind step leaves nothing behind)."""
+    if proc is None:
         return
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+    root = getattr(proc, "tagship_root", None)
+    if root is not None:
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _lines(masker: StreamMasker, text: str, buf: list[str]) -> None:

@@ -76,99 +76,58 @@ def _aliyun(s: Settings, r: Any) -> tuple[str, str] | None:
 
 
 def run(s: Settings, r: Any) -> dict[str, Any]:
+    from . import engine
+
     ws = r.workspace
-    env = dict(os.environ)
     for t in s.registries:
         r.secret(t.password)
     dests = dests_of(s, _aliyun(s, r))
     if not dests:
         raise SettingsError("PLUGIN_REPO: no target to push to")
-    version = plan.version_from(r.ctx.tag_name, _read(ws / ".version"))
-    explicit_tags = list(s.tags) or plan.read_tags_file(_read(ws / s.tags_file) or "")
-    wants_floating = s.auto_tag or any(t in plan.floating_of(version) for t in explicit_tags or ["latest"])
-    policy = RetryPolicy(attempts=s.push_attempts, deadline=600, base=0.5, cap=10)
-    stats = RetryStats()
-    released: list[str] = []
-    if s.floating_tags == "smart" and wants_floating and version and not s.dry_run:
-        from .push import released_tags
-
-        for d in dests:
-            released += released_tags(d, ca_cert=s.ca_cert)
-    try:
-        tp = plan.plan_tags(tags=s.tags, tags_file=_read(ws / s.tags_file), auto_tag=s.auto_tag,
-                            auto_tag_suffix=s.auto_tag_suffix, ref=r.ctx.ref, tag=r.ctx.tag_name,
-                            branch=r.ctx.branch, default_branch=s.default_branch, version=version,
-                            released=released, floating=s.floating_tags)
-    except ValueError as exc:
-        raise SettingsError(f"PLUGIN_TAGS: {exc}") from None
-    floating = plan.floating_of(version)
-    tags = sorted(tp.tags, key=lambda t: t in floating)   # the version first, latest/X/X.Y last
-    for note in tp.notes:
-        log.note(note)
-
-    args, secret_args = plan.plan_build_args(s.build_args, s.build_args_from_env, env, version=version,
-                                             module=s.module)
-    for name in secret_args:
-        r.secret(args[name])
-        log.warn(f"build arg {name} looks secret: it is masked here, but the classic builder records build "
-                 "args in the image history; use a build secret or pass it at run time instead")
-    for value in plan.proxy_secrets(args):
-        r.secret(value)
-    labels = {}
-    if s.auto_label:
-        labels = plan.oci_labels(created=commit_time(ws, r.ctx.build_created), revision=r.ctx.commit_sha,
-                                 source=r.ctx.remote_url, url=r.ctx.repo_link, version=version,
-                                 title=dests[0].path.rsplit("/", 1)[-1])
-    labels.update(s.labels)
-    refs = [d.ref(t) for d in dests for t in tags]
-    log.table("registry-push plan", [
-        ("targets", ", ".join(f"{d.image}{'' if d.required else ' (optional)'}" for d in dests)),
-        ("tags", ", ".join(tags) or "(none: build only)"),
-        ("held back", ", ".join(tp.dropped) or "-"),
-        ("build args", ", ".join(f"{k}={'******' if k in secret_args else v}" for k, v in args.items()) or "-"),
-        ("dockerfile", f"{s.dockerfile} (context {s.context})"),
-        ("policy", f"{s.policy}{' + seed layout' if s.layout == 'seed' else ''}"),
-    ])
-    r.summary += [("image", dests[0].image), ("tags", ", ".join(tags) or "-")]
-    result: dict[str, Any] = r.result   # filled as we go: a failed run still reports what it got to
-    result.update({"image": dests[0].image, "tags": tags, "refs": [], "held_back": tp.dropped,
-                   "version": version, "build_args": sorted(args)})
-
-    from . import engine
-
-    context = (ws / s.context).resolve()
     dockerfile = (ws / s.dockerfile).resolve()
     if not dockerfile.is_file():
         raise SettingsError(f"PLUGIN_DOCKERFILE: {s.dockerfile} not found in the workspace")
+    policy = RetryPolicy(attempts=s.push_attempts, deadline=600, base=0.5, cap=10)
+    stats = RetryStats()
+    tp = _plan_tags(s, r, released=[])          # is this a release at all? (auto_tag on a feature branch)
     client, base_url, dind = engine.connect(s)
     created: list[str] = []
     try:
-        push_to = [] if s.dry_run or not tp.push else dests
-        if push_to:
-            from .push import login
+        push_to = [] if s.dry_run or not tp.push else _login_all(client, dests, policy, stats, r)
+        if push_to and s.floating_tags == "smart" and (s.auto_tag or set(tp.tags) & plan.floating_of(tp.version)):
+            from .push import released_tags
 
-            r.pending = "log in, build, push"
-            ok = []
-            for d in push_to:
-                try:
-                    login(client, d, policy, stats)
-                    ok.append(d)
-                except PluginError as exc:
-                    if d.required:
-                        raise
-                    log.warn(f"{exc.message} — {d.image} is optional, skipping it")
-            push_to = ok
+            released = sorted({t for d in push_to for t in released_tags(d, ca_cert=s.ca_cert)})
+            tp = _plan_tags(s, r, released=released)
+        for note in tp.notes:
+            log.note(note)
+        floating = plan.floating_of(tp.version)
+        tags = sorted(tp.tags, key=lambda t: t in floating)   # the version first, latest/X/X.Y last
+        args, labels = _build_inputs(s, r, tp.version, dests[0])
+        refs = [d.ref(t) for d in dests for t in tags]
+        log.table("registry-push plan", [
+            ("targets", ", ".join(f"{d.image}{'' if d.required else ' (optional)'}" for d in dests)),
+            ("tags", ", ".join(tags) or "(none: build only)"),
+            ("held back", ", ".join(tp.dropped) or "-"),
+            ("build args", ", ".join(f"{k}={v}" for k, v in args.items()) or "-"),
+            ("dockerfile", f"{s.dockerfile} (context {s.context})"),
+            ("policy", f"{s.policy}{' + seed layout' if s.layout == 'seed' else ''}"),
+        ])
+        r.summary += [("image", dests[0].image), ("tags", ", ".join(tags) or "-")]
+        result: dict[str, Any] = r.result   # filled as we go: a failed run still reports what it got to
+        result.update({"image": dests[0].image, "tags": tags, "refs": [], "held_back": tp.dropped,
+                       "version": tp.version, "build_args": sorted(args)})
         r.pending = "build the image; nothing pushed yet"
         build_tag = BUILD_TAG.format(name=dests[0].path.replace("/", "_"))
         hosts = dict(h.split(":", 1) for h in s.add_host if ":" in h)
-        image_id = engine.build(client, context=context, dockerfile=dockerfile, tag=build_tag, buildargs=args,
-                                labels=labels, target=s.target, cache_from=s.cache_from, pull=s.pull,
-                                nocache=s.no_cache, extra_hosts=hosts)
+        image_id = engine.build(client, context=(ws / s.context).resolve(), dockerfile=dockerfile, tag=build_tag,
+                                buildargs=args, labels=labels, target=s.target, cache_from=s.cache_from,
+                                pull=s.pull, nocache=s.no_cache, extra_hosts=hosts)
         log.ok(f"built {image_id[:19]}")
         result["image_id"] = image_id
         _check_policy(s, client, image_id, dockerfile, r, result)
         if not push_to:
-            why = "dry run" if s.dry_run else tp.notes[0] if tp.notes else "nothing to push"
+            why = "dry run" if s.dry_run else tp.notes[0] if tp.notes else "no target left"
             log.note(f"not pushing ({why}); would push: {', '.join(refs)}")
             r.summary.append(("pushed", f"nothing ({'dry run' if s.dry_run else 'not a release ref'})"))
             result["would_push"] = refs
@@ -185,6 +144,54 @@ def run(s: Settings, r: Any) -> dict[str, Any]:
         if s.purge and created:
             engine.purge(client, created)
         engine.stop_dind(dind)
+
+
+def _plan_tags(s: Settings, r: Any, released: list[str]) -> plan.TagPlan:
+    ws = r.workspace
+    version = plan.version_from(r.ctx.tag_name, _read(ws / ".version"))
+    try:
+        return plan.plan_tags(tags=s.tags, tags_file=_read(ws / s.tags_file), auto_tag=s.auto_tag,
+                              auto_tag_suffix=s.auto_tag_suffix, ref=r.ctx.ref, tag=r.ctx.tag_name,
+                              branch=r.ctx.branch, default_branch=s.default_branch, version=version,
+                              released=released, floating=s.floating_tags)
+    except ValueError as exc:
+        raise SettingsError(f"PLUGIN_TAGS: {exc}") from None
+
+
+def _login_all(client: Any, dests: list[Dest], policy: RetryPolicy, stats: RetryStats, r: Any) -> list[Dest]:
+    """Log in to every target before building: a wrong password fails in a second, not after the build.
+    An optional target that refuses us is dropped with a warning."""
+    from .push import login
+
+    r.pending = "log in, build, push (nothing pushed yet)"
+    ok = []
+    for d in dests:
+        try:
+            login(client, d, policy, stats)
+            ok.append(d)
+        except PluginError as exc:
+            if d.required:
+                raise
+            log.warn(f"{exc.message} — {d.image} is optional, skipping it")
+    return ok
+
+
+def _build_inputs(s: Settings, r: Any, version: str | None, first: Dest) -> tuple[dict[str, str], dict[str, str]]:
+    args, secret_args = plan.plan_build_args(s.build_args, s.build_args_from_env, dict(os.environ),
+                                             version=version, module=s.module)
+    for name in secret_args:
+        r.secret(args[name])
+        log.warn(f"build arg {name} looks secret: it is masked here, but the classic builder records build "
+                 "args in the image history; use a build secret or pass it at run time instead")
+    for value in plan.proxy_secrets(args):
+        r.secret(value)
+    labels: dict[str, str] = {}
+    if s.auto_label:
+        labels = plan.oci_labels(created=commit_time(r.workspace, r.ctx.build_created), revision=r.ctx.commit_sha,
+                                 source=r.ctx.remote_url, url=r.ctx.repo_link, version=version,
+                                 title=first.path.rsplit("/", 1)[-1])
+    labels.update(s.labels)
+    return args, labels
 
 
 def _check_policy(s: Settings, client: Any, image_id: str, dockerfile: Path, r: Any, result: dict) -> None:
