@@ -108,6 +108,11 @@ def stop_dind(proc: subprocess.Popen | None) -> None:
     if root is not None:
         import shutil
 
+        # dockerd bind-mounts its data root (and overlay mounts below it); a dead dockerd can leave them
+        with open("/proc/self/mounts") as fh:
+            mounts = [line.split()[1] for line in fh if line.split()[1].startswith(str(root))]
+        for mount in sorted(mounts, reverse=True):
+            subprocess.run(["umount", "-l", mount], capture_output=True, timeout=30)
         shutil.rmtree(root, ignore_errors=True)
 
 
