@@ -38,10 +38,19 @@ class Job:
     parts: dict[int, dict] = field(default_factory=dict)   # number -> {etag, crc, size}
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     resumed: int = 0
+    completing: bool = False
 
     @property
     def count(self) -> int:
         return max(1, -(-self.file.size // self.part_size))
+
+    def claim_completion(self) -> bool:
+        """True once, for the caller that should complete the upload (all parts sent)."""
+        with self.lock:
+            if self.completing or self.missing():
+                return False
+            self.completing = True
+            return True
 
     def missing(self) -> list[int]:
         return [n for n in range(1, self.count + 1) if n not in self.parts]

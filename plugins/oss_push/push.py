@@ -164,10 +164,16 @@ def _upload(settings: Settings, workspace: Path, rem: Any, todo: list[plan.Local
         def submit(label: str, fn: Callable[[], Any]) -> None:
             futures[pool.submit(fn)] = (label, fn)
 
+        def part(job: multipart.Job, n: int) -> int:
+            sent = multipart.upload_part(rem, job, n)
+            if job.claim_completion():   # the last part in completes the object, overlapping other uploads
+                etags[job.file.key] = multipart.complete(rem, job) or ""
+            return sent
+
         for job in jobs:
             bar.advance(sum(p["size"] for p in job.parts.values()))
             for n in job.missing():
-                submit(job.file.key, lambda job=job, n=n: multipart.upload_part(rem, job, n))
+                submit(job.file.key, lambda job=job, n=n: part(job, n))
         for f in todo:
             if f.multipart:
                 continue
@@ -212,7 +218,8 @@ def _upload(settings: Settings, workspace: Path, rem: Any, todo: list[plan.Local
             raise PluginError(str(exc))
         raise exc
     for job in jobs:
-        etags[job.file.key] = multipart.complete(rem, job) or ""
+        if job.claim_completion():       # every part was sent by an earlier run
+            etags[job.file.key] = multipart.complete(rem, job) or ""
     result["bytes"] = total
     return etags
 
@@ -246,7 +253,7 @@ def _write_manifest(settings: Settings, run: Any, rem: Any, mfiles: dict[str, di
     doc = plan.build_manifest(bucket=settings.bucket, dest=settings.dest, files=mfiles, version=version,
                               commit=ctx.commit_sha, build=ctx.build_number, repo=ctx.repo,
                               time=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
-    data = json.dumps(doc, indent=1, ensure_ascii=False).encode()
+    data = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
     import hashlib
 
     md5 = hashlib.md5(data).hexdigest()
