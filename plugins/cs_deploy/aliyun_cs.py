@@ -168,7 +168,7 @@ class AliyunCSBackend:
                 "latest_image": True}
         if st["current"] is None:
             self._request("POST", "/projects/", dict(body, name=self.project,
-                                                     description=f"deployed by tagship cs-deploy"), ok=(201,))
+                                                     description="deployed by tagship cs-deploy"), ok=(201,))
             applied.touched, applied.created = names, list(names)
             applied.state["op"] = "create"
             log.info(f"created project {self.project} at version {st['version']}")
