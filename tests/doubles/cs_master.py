@@ -87,6 +87,7 @@ class CsMasterDouble:
     delay: float = 0.3                       # seconds a project stays "updating"
     fail_marker: str = "broken"              # a template containing it ends "failed"
     fail_versions: set[str] = field(default_factory=set)
+    fail_next: list[int] = field(default_factory=list)   # statuses answered before serving (e.g. 503, 502)
     projects: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[tuple[str, str, Any]] = field(default_factory=list)
     tls_failures: int = 0
@@ -158,6 +159,8 @@ class CsMasterDouble:
         except ValueError:
             return 400, {"message": "invalid JSON body"}, {}
         with self._lock:
+            if self.fail_next:
+                return self.fail_next.pop(0), {"message": "injected fault"}, {}
             self.requests.append((method, parsed.path, data))
             if parts[:1] != ["projects"]:
                 return 404, {"message": "page not found"}, {}

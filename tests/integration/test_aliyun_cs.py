@@ -149,6 +149,21 @@ def test_failed_rolling_update_is_rolled_back_to_the_previous_template(cloud) ->
     b.close()
 
 
+def test_master_hiccups_while_polling_are_retried(cloud) -> None:
+    api, master = cloud
+    b = backend(api)
+    deploy(b, desired("4.5.0"))
+    plan = b.plan(desired("4.6.0"))
+    applied = b.apply(plan)
+    master.fail_next.extend([503, 502])               # the master stumbles twice during the wait
+    outcome = b.wait(applied, time.monotonic() + 10)
+    assert outcome.state == "converged" and not master.fail_next
+    master.fail_next.extend([503] * 5)                # and a master that stays down is a clear failure
+    with pytest.raises(PluginError, match="kept failing"):
+        b.plan(desired("4.7.0"))
+    b.close()
+
+
 def test_timeout_is_reported_and_rolled_back(cloud) -> None:
     api, master = cloud
     deploy(backend(api), desired("5.0.0"))
