@@ -328,3 +328,40 @@ def test_workspace_owned_by_another_uid(remote, tmp_path):
     proc = run(ws, **tag_env("v1.1.1"))
     assert proc.returncode == 0, proc.stdout
     assert (ws / ".tags").read_text() == "1.1.1,1.1,1"
+
+
+def test_monorepo_prefix_counts_only_its_own_tags(tmp_path):
+    repo = tmp_path / "ws"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    commit(repo, "feat: api")
+    tag(repo, "api/v1.0.0", annotated=True)
+    tag(repo, "web/v3.0.0", annotated=True)  # another component: must not hold back api's latest
+    commit(repo, "fix(api): x")
+    tag(repo, "api/v1.0.1", annotated=False)
+    proc = run(repo, **tag_env("api/v1.0.1"), PLUGIN_TAG_PREFIX="api/v")
+    assert proc.returncode == 0, proc.stdout
+    assert (repo / ".tags").read_text() == "1.0.1,1.0,1,latest"
+    proc = run(repo, PLUGIN_TAG_PREFIX="web/v", PLUGIN_BUMP="minor")
+    assert proc.returncode == 0, proc.stdout
+    assert (repo / ".version").read_text() == "3.1.0\n"
+
+
+def test_woodpecker_tag_build(remote, tmp_path):
+    ws = drone_tag_clone(remote, tmp_path / "ws", "v1.1.1")
+    full = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "GIT_CONFIG_NOSYSTEM": "1", "CI": "woodpecker",
+            "CI_WORKSPACE": str(ws), "CI_COMMIT_TAG": "v1.1.1", "CI_COMMIT_REF": "refs/tags/v1.1.1",
+            "CI_PIPELINE_EVENT": "tag"}
+    proc = subprocess.run([str(BIN)], cwd=tmp_path, env=full, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout
+    assert (ws / ".tags").read_text() == "1.1.1,1.1,1"
+
+
+def test_not_a_git_repository_with_a_version_setting(tmp_path):
+    proc = run(tmp_path, PLUGIN_VERSION="1.4.0-beta.2")
+    assert proc.returncode == 0, proc.stdout
+    assert "is not a git repository" in proc.stdout
+    assert (tmp_path / ".tags").read_text() == "1.4.0-beta.2"
+    proc = run(tmp_path)
+    assert proc.returncode == 1
+    assert "no version: this is not a tag build, PLUGIN_VERSION is not set" in proc.stdout
