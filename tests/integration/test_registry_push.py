@@ -134,6 +134,11 @@ def test_build_once_push_tags_to_both_registries_and_repush_pushes_no_layer(tmp_
     assert SENTINEL_ARG not in out
     assert PW_A not in out and PW_B not in out
 
+    labels = json.loads(subprocess.run(["docker", "image", "inspect", "-f", "{{json .Config.Labels}}",
+                                        res["image_id"]], capture_output=True, text=True).stdout)
+    assert labels["org.opencontainers.image.version"] == "1.4.0"
+    assert labels["org.opencontainers.image.title"] == "live66_gateway"
+
     code, out, again = run_plugin(ws, **settings)
     assert code == 0, out
     assert again["layers_pushed"] == 0

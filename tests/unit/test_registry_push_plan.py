@@ -136,3 +136,10 @@ def test_oci_labels():
                       "org.opencontainers.image.revision": "abc",
                       "org.opencontainers.image.source": "https://git/x.git",
                       "org.opencontainers.image.version": "1.2.3"}
+
+
+def test_label_line_quotes_and_does_not_expand():
+    from registry_push.engine import label_line
+
+    line = label_line({"org.opencontainers.image.title": "a b", "x": 'say "hi" $HOME ü'})
+    assert line == 'LABEL "org.opencontainers.image.title"="a b" "x"="say \\"hi\\" \\$HOME ü"'

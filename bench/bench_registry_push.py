@@ -1,0 +1,139 @@
+"""registry-push vs ``docker build && docker push`` (what drone-docker runs), and three targets vs one.
+
+One process, side by side, on the test bed (dockerd + the two TLS registries). Every run gets a context of the
+same shape with fresh random bytes, so nobody profits from another's build cache or already-pushed blobs:
+
+    FROM tagship/busybox:latest · COPY a <size> MB file · RUN a small step · USER worker
+
+Scenarios (median of --rounds):
+  cli-1     docker build, then docker push of 2 tags to registry A (serial, as drone-docker does)
+  plugin-1  registry-push, same 2 tags to registry A (+ policy scan, digest read-back)
+  cli-3     docker build, then 2 tags pushed to A, B and a third endpoint, one push after another
+  plugin-3  registry-push to the same three targets (pushed in parallel)
+
+The third endpoint is registry A behind tests/doubles/fault_proxy.py with no faults (another host name, so
+the engine uploads every blob again, as it would to a third registry).
+
+    .venv/bin/python bench/bench_registry_push.py [--rounds 3] [--size-mb 24]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from doubles.fault_proxy import FaultProxy  # noqa: E402
+
+PLUGIN = str(ROOT / ".venv" / "bin" / "registry-push")
+
+
+def testbed() -> dict[str, str]:
+    env = {}
+    for line in (ROOT / ".testbed" / "env").read_text().splitlines():
+        if line.startswith("export "):
+            k, _, v = line[7:].partition("=")
+            env[k] = v
+    return env
+
+
+TB = testbed()
+
+
+def context(size_mb: int) -> Path:
+    ws = Path(tempfile.mkdtemp(prefix="rp-bench-"))
+    (ws / "Dockerfile").write_text(f"FROM {TB['TAGSHIP_BUSYBOX_IMAGE']}\nCOPY blob.bin /data/blob.bin\n"
+                                   "RUN md5sum /data/blob.bin > /data/blob.md5\nUSER worker\n")
+    (ws / "blob.bin").write_bytes(os.urandom(size_mb * 1024 * 1024))
+    return ws
+
+
+def targets(proxy: str) -> list[tuple[str, str]]:
+    return [(TB["TAGSHIP_REGISTRY"], TB["TAGSHIP_REGISTRY_PASSWORD"]),
+            (TB["TAGSHIP_REGISTRY2"], TB["TAGSHIP_REGISTRY2_PASSWORD"]),
+            (proxy, TB["TAGSHIP_REGISTRY_PASSWORD"])]
+
+
+def run_cli(ws: Path, repo: str, dests: list[tuple[str, str]], cfg: Path) -> float:
+    env = dict(os.environ, DOCKER_CONFIG=str(cfg), DOCKER_BUILDKIT="0")
+    t0 = time.perf_counter()
+    local = f"tagship-bench/{repo.replace('/', '_')}:build"
+    subprocess.run(["docker", "build", "-q", "-t", local, str(ws)], env=env, check=True, capture_output=True)
+    for host, _ in dests:
+        for tag in ("1.0.0", "latest"):
+            subprocess.run(["docker", "tag", local, f"{host}/{repo}:{tag}"], env=env, check=True)
+            subprocess.run(["docker", "push", "-q", f"{host}/{repo}:{tag}"], env=env, check=True, capture_output=True)
+    took = time.perf_counter() - t0
+    refs = [local] + [f"{h}/{repo}:{t}" for h, _ in dests for t in ("1.0.0", "latest")]
+    subprocess.run(["docker", "image", "rm", "-f", *refs], capture_output=True)
+    return took
+
+
+def run_plugin(ws: Path, repo: str, dests: list[tuple[str, str]]) -> float:
+    (first, pw), rest = dests[0], dests[1:]
+    env = {"PATH": os.environ["PATH"], "HOME": str(ws), "DRONE_WORKSPACE": str(ws),
+           "PLUGIN_REGISTRY": first, "PLUGIN_REPO": repo, "PLUGIN_USERNAME": TB["TAGSHIP_REGISTRY_USER"],
+           "PLUGIN_PASSWORD": pw, "PLUGIN_TAGS": "1.0.0,latest", "PLUGIN_CA_CERT": TB["TAGSHIP_REGISTRY_CA"],
+           "PLUGIN_REGISTRIES": json.dumps([{"registry": h, "username": TB["TAGSHIP_REGISTRY_USER"], "password": p}
+                                            for h, p in rest])}
+    t0 = time.perf_counter()
+    proc = subprocess.run([PLUGIN], env=env, capture_output=True, text=True)
+    took = time.perf_counter() - t0
+    if proc.returncode != 0:
+        sys.exit(f"plugin failed:\n{proc.stdout[-3000:]}")
+    subprocess.run(["docker", "image", "rm", "-f", f"tagship-build/{repo.replace('/', '_')}:latest"],
+                   capture_output=True)
+    return took
+
+
+def login_cli(cfg: Path, dests: list[tuple[str, str]]) -> None:
+    auths = {h: {"auth": base64.b64encode(f"{TB['TAGSHIP_REGISTRY_USER']}:{p}".encode()).decode()}
+             for h, p in dests}
+    (cfg / "config.json").write_text(json.dumps({"auths": auths}))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--size-mb", type=int, default=24)
+    a = ap.parse_args()
+    tls = Path(TB["TAGSHIP_TESTBED_DIR"]) / "tls"
+    proxy = FaultProxy(TB["TAGSHIP_REGISTRY"], ca=str(tls / "ca.crt"), cert=str(tls / "server.crt"),
+                       key=str(tls / "server.key"), blob_fail_rate=0.0).start()
+    cfg = Path(tempfile.mkdtemp(prefix="rp-bench-cfg-"))
+    all3 = targets(proxy.address)
+    login_cli(cfg, all3)
+    times: dict[str, list[float]] = {k: [] for k in ("cli-1", "plugin-1", "cli-3", "plugin-3")}
+    try:
+        for i in range(a.rounds):
+            # alternate who goes first in each round, so neither always meets a warmer engine
+            order = ["cli-1", "plugin-1", "cli-3", "plugin-3"] if i % 2 == 0 else ["plugin-1", "cli-1", "plugin-3", "cli-3"]
+            for name in order:
+                ws, repo = context(a.size_mb), f"rpbench{uuid.uuid4().hex[:8]}/app"
+                dests = all3[:1] if name.endswith("-1") else all3
+                took = run_cli(ws, repo, dests, cfg) if name.startswith("cli") else run_plugin(ws, repo, dests)
+                times[name].append(took)
+                print(f"round {i + 1} {name:9} {took:6.2f}s", flush=True)
+                subprocess.run(["rm", "-rf", str(ws)])
+    finally:
+        proxy.stop()
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print(f"\nregistry-push benchmark: {a.rounds} rounds, {a.size_mb} MB layer, 2 tags per target, median seconds")
+    print(f"{'scenario':34} {'plugin':>8} {'docker CLI':>11} {'plugin/CLI':>11}")
+    print(f"{'1 target (registry A)':34} {med['plugin-1']:8.2f} {med['cli-1']:11.2f} {med['plugin-1'] / med['cli-1']:11.2f}")
+    print(f"{'3 targets (A, B, A via proxy)':34} {med['plugin-3']:8.2f} {med['cli-3']:11.2f} {med['plugin-3'] / med['cli-3']:11.2f}")
+    print(f"{'3 targets / 1 target':34} {med['plugin-3'] / med['plugin-1']:8.2f} {med['cli-3'] / med['cli-1']:11.2f}")
+
+
+if __name__ == "__main__":
+    main()
