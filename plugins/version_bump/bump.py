@@ -26,7 +26,6 @@ def _releases(s: Settings, run: Run, ws: Path) -> tuple[list[plan.Release], str 
     if not gitio.is_repo(ws):
         log.warn(f"{ws} is not a git repository: there are no release tags to check the version against")
         return [], None, None
-    run.secret(os.environ.get("DRONE_NETRC_PASSWORD"))
     head = gitio.head(ws)
     remote = None
     if s.fetch_tags:
@@ -103,6 +102,7 @@ def _write_text(path: Path, text: str) -> None:
 
 def run_bump(s: Settings, run: Run) -> dict[str, Any]:
     ws = run.workspace
+    run.secret(os.environ.get("DRONE_NETRC_PASSWORD"))
     if s.dry_run:
         run.write_files = False
     releases, head, remote = _releases(s, run, ws)
