@@ -13,6 +13,10 @@ GIL), and each contender uploads the same tree under its own prefix:
   manifest), run in this process through its entry point;
 * ``oss-push rerun``: the same step again: nothing changed, so nothing is sent.
 
+``--latency MS`` (default 20) makes the server wait before each answer, as a network round trip to OSS
+would; ``--latency 0`` measures bare loopback, where the machine's CPUs (shared by client and server) are the
+limit and parallelism gains little.
+
 Request counts come from the server's counters. This is not a test; it prints a table and ratios.
 """
 
@@ -53,11 +57,11 @@ def make_tree(root: Path, files: int, big_mb: int) -> tuple[int, int]:
     return files, total
 
 
-def start_server(data: Path) -> tuple[subprocess.Popen, str]:
+def start_server(data: Path, latency_ms: float = 0) -> tuple[subprocess.Popen, str]:
     exe = Path(sys.executable).with_name("tagship")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "tagship.cli"]
     proc = subprocess.Popen(cmd + ["oss-server", "--port", "0", "--data", str(data), "--access-key-id", AK,
-                                   "--bucket", BUCKET], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                   "--bucket", BUCKET, "--latency", str(latency_ms)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True, env={**os.environ, "TAGSHIP_OSS_ACCESS_KEY_SECRET": SECRET})
     return proc, proc.stdout.readline().strip()
 
@@ -130,6 +134,9 @@ def main() -> int:
     ap.add_argument("--files", type=int, default=2000)
     ap.add_argument("--big-mb", type=int, default=48)
     ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--latency", type=float, default=20, metavar="MS",
+                    help="server-side delay per answer, standing in for the network round trip to OSS "
+                         "(default 20 ms; 0 = bare loopback, where the 2 shared CPUs are the bottleneck)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="an oss-push setting for the experiment, e.g. --set multipart_threshold=64MiB")
@@ -143,11 +150,12 @@ def main() -> int:
     try:
         root = tmp / "static"
         count, total = make_tree(root, args.files, args.big_mb)
-        server, endpoint = start_server(tmp / "oss-data")
+        server, endpoint = start_server(tmp / "oss-data", args.latency)
         for _, path in files_of(root):  # warm the page cache for everyone alike
             Path(path).read_bytes()
         print(f"tree: {count} files, {total / 1e6:.1f} MB (two of {args.big_mb} MB); concurrency "
-              f"{args.concurrency}; server {endpoint} (separate process); {os.cpu_count()} CPUs", flush=True)
+              f"{args.concurrency}; server {endpoint} (separate process, {args.latency:g} ms per answer); "
+              f"{os.cpu_count()} CPUs", flush=True)
         rows = [measure("sequential oss2 put_object", sequential, endpoint, root, "seq", args.concurrency),
                 measure(f"parallel oss2 put_object x{args.concurrency}", parallel, endpoint, root, "par",
                         args.concurrency),

@@ -62,20 +62,26 @@ def push(settings: Settings, run: Any) -> dict[str, Any]:
 
     stats = RetryStats()
     rem = remote_mod.Remote(settings, stats)
-    prefix = f"{settings.dest}/" if settings.dest else ""
-    result: dict[str, Any] = {"bucket": settings.bucket, "dest": settings.dest, "uploaded": 0, "replaced": 0,
-                              "skipped": 0, "deleted": 0, "bytes": 0, "requests": 0, "retries": 0,
-                              "manifest": None}
-
-    def finish(**extra: Any) -> dict[str, Any]:
-        result.update(extra, requests=rem.requests, retries=stats.retries, requests_by_op=dict(rem.by_op))
+    result = run.result   # filled as we go, so a failed run's JSON still says what happened
+    result.update({"bucket": settings.bucket, "dest": settings.dest, "uploaded": 0, "replaced": 0, "skipped": 0,
+                   "deleted": 0, "bytes": 0, "requests": 0, "retries": 0, "manifest": None})
+    try:
+        _publish(settings, run, rem, files, payloads, result, started)
+    finally:
+        result.update(requests=rem.requests, retries=stats.retries, requests_by_op=dict(rem.by_op))
         run.summary.extend([("uploaded", f"{result['uploaded']} ({result['replaced']} replaced), "
                                          f"{result['bytes']:,} bytes"),
                             ("skipped", result["skipped"]), ("deleted", result["deleted"]),
                             ("requests", f"{result['requests']} ({result['retries']} retries)"),
                             ("manifest", result["manifest"] or "not written")])
-        return result
+    return result
 
+
+def _publish(settings: Settings, run: Any, rem: Any, files: list[plan.LocalFile], payloads: dict[str, bytes],
+             result: dict[str, Any], started: float) -> None:
+    from . import remote as remote_mod
+
+    prefix = f"{settings.dest}/" if settings.dest else ""
     try:
         remote = rem.list(prefix)
         old_manifest = rem.get_json(settings.manifest_key) if settings.manifest_key in remote else None
@@ -103,17 +109,13 @@ def push(settings: Settings, run: Any) -> dict[str, Any]:
                               f"oss://{settings.bucket}/{prefix}: more than delete_max {settings.delete_max} "
                               f"({limit}); nothing was changed",
                               hint="check that source holds the whole build; raise PLUGIN_DELETE_MAX if intended")
-
-    files_entry_base = {f.key: f for f in files}
     if settings.dry_run:
         log.note("dry run: nothing was changed")
-        return finish(planned={"upload": len(p.upload), "replace": len(p.replace), "delete": len(p.delete),
-                               "bytes": p.bytes})
+        result["planned"] = {"upload": len(p.upload), "replace": len(p.replace), "delete": len(p.delete),
+                             "bytes": p.bytes}
+        return
 
-    etags: dict[str, str] = {}
-    for f in p.skip:
-        r = remote[f.key]
-        etags[f.key] = r.etag
+    etags = {f.key: remote[f.key].etag for f in p.skip}
     manifest_written = False
     try:
         if p.changes and old_manifest is not None:
@@ -126,11 +128,9 @@ def push(settings: Settings, run: Any) -> dict[str, Any]:
             _verify(rem, prefix, p.transfers, etags)
         if p.delete:
             run.pending = f"deleting {len(p.delete)} objects, then the manifest"
-            deleted = 0
             for batch in plan.batches(p.delete):
-                deleted += len(rem.delete_keys(batch))
-            result["deleted"] = deleted
-        mfiles = plan.manifest_files(files_entry_base.values(), etags)
+                result["deleted"] += len(rem.delete_keys(batch))
+        mfiles = plan.manifest_files(files, etags)
         if p.changes or not plan.manifest_up_to_date(old_manifest, mfiles):
             run.pending = "the manifest"
             _write_manifest(settings, run, rem, mfiles)
@@ -139,13 +139,14 @@ def push(settings: Settings, run: Any) -> dict[str, Any]:
         result["manifest"] = settings.manifest_key
     except remote_mod.oss2.exceptions.OssError as exc:
         raise remote_mod.fail("publishing", exc) from None
-    if settings.cdn_refresh != "off" and (p.replace or p.delete or p.upload):
+    except remote_mod.CrcMissing as exc:
+        raise PluginError(str(exc)) from None
+    if settings.cdn_refresh != "off" and p.changes:
         from . import cdn
 
         result["cdn"] = cdn.refresh(settings, [f.key for f in p.transfers] + p.delete)
     log.ok(f"published {len(files)} files to oss://{settings.bucket}/{prefix} in "
            f"{time.monotonic() - started:.1f}s" + ("" if p.changes or manifest_written else " (already up to date)"))
-    return finish()
 
 
 def _upload(settings: Settings, workspace: Path, rem: Any, todo: list[plan.LocalFile], payloads: dict[str, bytes],

@@ -275,7 +275,7 @@ def test_wrong_secret_fails_fast_with_a_hint(push):
     out = push(access_key_secret="SENTINEL-oss-secret-7d1f-but-wrong")
     assert out.code == 1
     assert "SignatureDoesNotMatch" in out.out and "check access_key_id/access_key_secret" in out.out
-    assert out.result["retries"] == 0 if "retries" in out.result else True
+    assert (out.result["retries"], out.result["requests"]) == (0, 1)
     assert sum(out.ops.values()) == 1                                     # a 403 is not retried
 
 
@@ -312,3 +312,31 @@ def test_headers_gzip_acl_and_storage_class(push, srv, ws):
                 ).puts() == 0                                                 # gzip is deterministic: a rerun skips
     changed = push(overwrite=True, acl="public-read", storage_class="IA", gzip="*.css,*.js")
     assert changed.code == 0 and changed.result["replaced"] == 1          # only admin/ lost its header rule
+
+
+def test_include_exclude_and_max_qps(push, srv):
+    started = time.monotonic()
+    out = push(include="**/*.js,**/*.css,*.html", exclude="admin/**", max_qps=3)
+    elapsed = time.monotonic() - started
+    assert out.code == 0, out.out
+    objects = stored(srv)
+    objects.pop(MANIFEST)
+    assert sorted(objects) == [f"{DEST}/css/app.3f9a1c2b.css", f"{DEST}/index.html", f"{DEST}/js/app.0a1b2c3d.js"]
+    # list + 3 PUTs + verify list + manifest PUT = 6 requests at 3/s after a burst of 3: at least 1 s
+    assert out.result["requests"] == 6 and elapsed >= 1.0
+
+
+def test_verify_refuses_an_answer_without_crc64(srv):
+    """oss2 skips its CRC check when the header is missing; with verify that is an error instead."""
+    from types import SimpleNamespace
+
+    from oss_push import remote as rm
+    from oss_push.settings import Settings
+
+    s = Settings.model_validate({"endpoint": srv.endpoint, "bucket": BUCKET, "access_key_id": AK,
+                                 "access_key_secret": SECRET})
+    with pytest.raises(rm.CrcMissing):
+        rm.Remote(s).check_crc(SimpleNamespace(crc=None), "PUT x")
+    rm.Remote(s).check_crc(SimpleNamespace(crc=123), "PUT x")
+    rm.Remote(s.model_copy(update={"verify": False})).check_crc(SimpleNamespace(crc=None), "PUT x")
+    assert not rm.is_transient(rm.CrcMissing("x"))
