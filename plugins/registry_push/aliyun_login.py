@@ -18,4 +18,4 @@ def exchange(s: Any) -> tuple[str, str]:
         raise SettingsError("PLUGIN_ACCESS_KEY_SECRET: required with access_key_id for registry: aliyun")
     client = aliyun.openapi_client(s.access_key_id, s.access_key_secret, s.region)
     return aliyun.cr_login(client, region=s.region, instance_id=s.instance_id or None,
-                           api_endpoint=s.aliyun_api_endpoint or None)
+                           api_endpoint=s.api_endpoint or None)

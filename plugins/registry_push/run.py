@@ -66,12 +66,15 @@ def commit_time(workspace: Path, build_created: int | None) -> datetime:
 
 
 def _aliyun(s: Settings, r: Any) -> tuple[str, str] | None:
-    if s.registry != "aliyun" or not s.access_key_id:
+    """With an AccessKey (and no password): a temporary Container Registry login through the CR API —
+    personal edition ``GET /tokens``, Enterprise (``instance_id``) ``GetAuthorizationToken``."""
+    if not s.access_key_id or s.password:
         return None
     from .aliyun_login import exchange
 
     user, token = exchange(s)
     r.secret(token)
+    log.ok(f"Container Registry login for {user} (temporary, from the AccessKey)")
     return user, token
 
 

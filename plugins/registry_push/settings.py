@@ -52,7 +52,9 @@ class Settings(PluginSettings):
                                               "registry login.", aliases=["ALIYUN_ACCESS_KEY_ID"])
     access_key_secret: SecretStr | None = setting(None, help="Aliyun AccessKey secret.",
                                                   aliases=["ALIYUN_ACCESS_KEY_SECRET"])
-    aliyun_api_endpoint: str = setting("", help="Override the Container Registry API endpoint (tests, proxies).")
+    api_endpoint: str = setting("", help="Container Registry API address (default https://cr.<region>.aliyuncs.com;"
+                                " a VPC endpoint, a proxy, or the local double in tests).",
+                               aliases=["PLUGIN_ALIYUN_API_ENDPOINT"])
     # --- tags
     tags: StrList = setting([], help="Tags to push; default: the `.tags` file, else `latest`.",
                             aliases=["PLUGIN_TAG"])
@@ -108,6 +110,8 @@ class Settings(PluginSettings):
             raise ValueError("PLUGIN_REPO: required (or project+module, or registries)")
         if self.registry == "aliyun" and not self.region:
             raise ValueError("PLUGIN_REGION: required with registry: aliyun (e.g. cn-hangzhou)")
+        if self.access_key_id and not (self.access_key_secret and self.region):
+            raise ValueError("PLUGIN_ACCESS_KEY_SECRET: an AccessKey needs access_key_secret and region too")
         for i, t in enumerate(self.registries):
             if not (t.repo or self.repo or self.project):
                 raise ValueError(f"PLUGIN_REGISTRIES: entry {i} has no repo and there is no main repo")

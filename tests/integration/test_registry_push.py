@@ -277,3 +277,22 @@ def test_dind_that_cannot_start_fails_fast_with_its_log_and_the_privileged_hint(
     assert code == 1
     assert "dockerd exited" in out and "no-such-driver" in out
     assert "privileged: true" in out
+
+
+def test_aliyun_access_key_becomes_a_temporary_registry_login(tmp_path, cleanup_images):
+    """The Aliyun preset's login path end to end: the AccessKey is exchanged at the (signature-checking)
+    OpenAPI double for a temporary CR login, which the real registry accepts; no secret is printed."""
+    from doubles.aliyun_openapi import AliyunOpenApiDouble
+
+    ak, secret = "LTAI-rp-e2e-01", "SENTINEL-ak-secret-9e2a"
+    repo = f"{_uid()}/cmdb_api"
+    ws = _workspace(tmp_path, f"FROM {BUSYBOX}\nUSER worker\n")
+    cleanup_images.append(f"tagship-build/{repo.replace('/', '_')}:latest")
+    with AliyunOpenApiDouble(keys={ak: secret}, registry_login=(USER, PW_A)) as api:
+        code, out, res = run_plugin(ws, registry=REG_A, repo=repo, region="cn-hangzhou", api_endpoint=api.url,
+                                    ALIYUN_ACCESS_KEY_ID=ak, ALIYUN_ACCESS_KEY_SECRET=secret, tags=["1.0.0"])
+        assert [r["path"] for r in api.requests] == ["/tokens"]
+    assert code == 0, out
+    assert "temporary, from the AccessKey" in out
+    assert secret not in out and PW_A not in out
+    assert skopeo_digest(f"{REG_A}/{repo}:1.0.0", tmp_path) == res["digest"]
