@@ -137,13 +137,22 @@ class AliyunCSBackend:
         if env_changes:
             notes.append("environment changes: " + ", ".join(env_changes))
         same = (current.get("template") == desired.template and not env_changes)
+        running = str(current.get("current_state") or "").lower() == "running"
         if str(current.get("version")) == version:
-            state["conflict"] = not same
-            notes.append(f"version {version} is already deployed" + ("" if same else
-                         " but the template or environment differ: Container Service refuses an update "
-                         "with an unchanged version (HTTP 409)"))
-            if same:
+            if not same:
+                state["conflict"] = (f"project {self.project} is already at version {version} with another "
+                                     "template or environment, and Container Service refuses an update with an "
+                                     "unchanged version (HTTP 409)")
+            elif not running:
+                state["conflict"] = (f"project {self.project} is {current.get('current_state')} at version "
+                                     f"{version}; redeploying needs a new version (an unchanged one gets HTTP 409)")
+            notes.append(state.get("conflict") or f"version {version} is already deployed and running")
+            if same and running:
                 diffs = [ServiceDiff(d.service, "unchanged") for d in diffs]
+            else:   # something must change (so apply runs and explains the 409), even if no service differs
+                diffs = [d if d.action != "unchanged" else ServiceDiff(
+                    d.service, "update", [Change("project", f"{current.get('current_state')} {version}",
+                                                 f"redeploy {version}")], d.old_image, d.new_image) for d in diffs]
         else:
             notes.append(f"version {current.get('version')} → {version} ({self.settings.update_method})")
             if all(d.action == "unchanged" for d in diffs):  # CS redeploys on a new version all the same
@@ -156,9 +165,7 @@ class AliyunCSBackend:
         applied = Applied(plan, started=time.monotonic(), state={"version": st["version"]})
         names = list(plan.desired.services)
         if st.get("conflict"):
-            raise PluginError(f"project {self.project} is already at version {st['version']}, and Container "
-                              "Service refuses an update with an unchanged version (HTTP 409)",
-                              hint="set PLUGIN_VERSION (VERSION) to a new value for every deploy, e.g. the tag "
+            raise PluginError(st["conflict"], hint="set PLUGIN_VERSION (VERSION) to a new value for every deploy, e.g. the tag "
                                    "or ${DRONE_BUILD_NUMBER}-${DRONE_COMMIT_SHA:0:7}")
         if not plan.changed:
             applied.state["noop"] = True
@@ -181,7 +188,7 @@ class AliyunCSBackend:
             body["update_method"] = "blue-green"
         applied.state["op"] = "blue-green" if blue_green else "rolling"
         try:
-            self._post_update(body)
+            self._post_update(body, applied)
         except PluginError as exc:
             raise ApplyError(exc.message, applied, exc.hint) from None
         applied.touched = names
@@ -189,7 +196,7 @@ class AliyunCSBackend:
                  f"({applied.state['op']})")
         return applied
 
-    def _post_update(self, body: dict) -> None:
+    def _post_update(self, body: dict, applied: Applied) -> None:
         path = f"/projects/{self.project}/update"
         try:
             self._request("POST", path, body, ok=(202, 200))
@@ -201,6 +208,9 @@ class AliyunCSBackend:
                 out = self._wait_for(lambda p: _settled(p, None, rolling=False), time.monotonic() + self.settings.timeout)
                 if not out.ok:
                     raise PluginError(f"clearing the unconfirmed release of {self.project} failed: {out.message}")
+                cur = self._get() or {}      # what a rollback of this run must go back to is now this one
+                applied.previous = {"template": cur.get("template"), "version": str(cur.get("version")),
+                                    "environment": project_env(cur.get("environment") or {})}
                 self._request("POST", path, body, ok=(202, 200))
             elif exc.status == 409 and self.attempts > 1 and (self._get() or {}).get("version") == body["version"]:
                 return  # our own first try had gone through before the connection broke

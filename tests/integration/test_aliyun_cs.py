@@ -217,6 +217,34 @@ def test_a_dangling_unconfirmed_release_is_cleared_first(cloud) -> None:
     b.close()
 
 
+def test_after_clearing_a_dangling_release_a_failure_goes_back_to_the_confirmed_one(cloud) -> None:
+    api, master = cloud
+    deploy(backend(api), desired("8.5.0"))
+    bg = backend(api, PLUGIN_UPDATE_METHOD="blue-green")
+    bg.apply(bg.plan(desired("8.6.0")))               # left unconfirmed
+    time.sleep(0.3)
+    rolling = backend(api)
+    outcome, back = deploy(rolling, desired("8.7.0", image_version="broken"))
+    assert outcome.state == "failed" and back.state == "rolled-back"
+    p = project(master)
+    assert p["version"] == "8.5.0-rollback.1" and "live66_gateway:8.5.0\n" in p["template"]
+    for b in (bg, rolling):
+        b.close()
+
+
+def test_a_failed_project_at_the_same_version_is_not_reported_up_to_date(cloud) -> None:
+    api, master = cloud
+    b = backend(api, PLUGIN_ROLLBACK="off")
+    deploy(b, desired("8.8.0"))
+    master.projects["live66"]["current_state"] = "failed"   # e.g. a node died and the project failed later
+    plan = b.plan(desired("8.8.0"))
+    assert plan.changed                               # so the core applies, and apply explains
+    with pytest.raises(PluginError, match="failed at version 8.8.0") as err:
+        b.apply(plan)
+    assert "PLUGIN_VERSION" in err.value.hint
+    b.close()
+
+
 def test_a_failed_first_deploy_deletes_the_project_it_created(cloud) -> None:
     api, master = cloud
     b = backend(api)
