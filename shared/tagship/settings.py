@@ -113,11 +113,13 @@ def JsonList(item: Any) -> Any:  # noqa: N802 - reads like a type
 
 
 def setting(default: Any = ..., *, help: str, aliases: Sequence[str] = (), example: Any = None,
-            **kw: Any) -> Any:
+            holds_secrets: bool = False, **kw: Any) -> Any:
     """A plugin setting. ``aliases`` are other env var names read when ``PLUGIN_<NAME>`` is not set:
     Drone 0.8 secret names (``DOCKER_PASSWORD``), the seed's names (``ALIYUN_ACCESS_KEY_ID``) or an
     old setting name (``PLUGIN_TARGET``, which is announced as a notice when used)."""
     extra = {"env_aliases": list(aliases)}
+    if holds_secrets:  # a JSON setting with passwords inside (e.g. registries): never echoed in an error
+        extra["holds_secrets"] = True
     if example is not None:
         extra["example"] = example
     return Field(default, description=help, json_schema_extra=extra, **kw)
@@ -231,7 +233,9 @@ def format_errors(cls: type[PluginSettings], exc: ValidationError, source: Drone
             lines.append(f"{env}: required ({field.description or name}), not set")
             continue
         given = source.env.get(_norm(env))
-        shown = _shown(given, is_secret(field)) if given is not None else "nothing"
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        hidden = is_secret(field) or bool(extra.get("holds_secrets"))
+        shown = _shown(given, hidden) if given is not None else "nothing"
         if err.get("type") == "missing":
             lines.append(f"{env}{where}: required, missing in {shown}")
             continue
