@@ -40,7 +40,7 @@ class Settings(PluginSettings):
     email: str = setting("", help="Accepted for drone-docker compatibility; unused.", aliases=["DOCKER_EMAIL"])
     registries: JsonList(Target) = setting([], help="More targets: a list of {registry, repo, username, "
                                            "password, required, insecure}; `required: false` makes a failure "
-                                           "a warning.")
+                                           "a warning.", holds_secrets=True)
     insecure: bool = setting(False, help="The main registry has no valid TLS certificate (skip verification).")
     ca_cert: str = setting("", help="CA file for reading manifests back over HTTPS (default: "
                            "/etc/docker/certs.d/<registry>/ca.crt when present, else the system CAs).")

@@ -91,3 +91,12 @@ def test_bad_settings_name_the_variable(env, var):
     with pytest.raises(SettingsError) as err:
         load_settings(Settings, env)
     assert err.value.problems[0].startswith(var)
+
+
+@pytest.mark.parametrize("value", ['[{"registry":"r","password":"SENTINEL-reg-pw",}]',
+                                   '[{"registry":"r","password":"SENTINEL-reg-pw","bogus":1}]'])
+def test_a_bad_registries_value_is_not_echoed_with_its_passwords(value):
+    with pytest.raises(SettingsError) as err:
+        load_settings(Settings, {"PLUGIN_REPO": "a/b", "PLUGIN_REGISTRIES": value})
+    assert err.value.problems[0].startswith("PLUGIN_REGISTRIES")
+    assert "SENTINEL-reg-pw" not in str(err.value)
