@@ -93,6 +93,23 @@ def _choose(s: Settings, run: Run, ws: Path, releases, head, remote) -> tuple[Ve
                           "or set PLUGIN_TAG_PREFIX") from None
 
 
+def _preflight(s: Settings, ws: Path) -> None:
+    """Fail before any decision or write when this step cannot write where it must: Drone clones the
+    workspace as root, so a plugin running as another user can neither fetch into .git nor write .version."""
+    hint = ("run the step as the workspace's owner: Drone clones as root, so run the plugin as root "
+            "(or set fetch_tags: false and write nothing with dry_run: true)")
+    if not os.access(ws, os.R_OK | os.X_OK):
+        raise PluginError(f"the workspace {ws} cannot be read by this step (uid {os.getuid()})", hint=hint)
+    targets = [] if s.dry_run else [ws]
+    if s.fetch_tags and os.access(ws / ".git", os.F_OK):
+        targets.append(ws / ".git")
+    for path in targets:
+        if path.exists() and not os.access(path, os.W_OK):
+            raise PluginError(
+                f"{path} is not writable by this step (uid {os.getuid()}; owned by uid {path.stat().st_uid})",
+                hint=hint)
+
+
 def _write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -105,6 +122,7 @@ def run_bump(s: Settings, run: Run) -> dict[str, Any]:
     run.secret(os.environ.get("DRONE_NETRC_PASSWORD"))
     if s.dry_run:
         run.write_files = False
+    _preflight(s, ws)
     releases, head, remote = _releases(s, run, ws)
     version, source = _choose(s, run, ws, releases, head, remote)
     log.info(f"version {version.text} (from {source})")
@@ -146,13 +164,18 @@ def run_bump(s: Settings, run: Run) -> dict[str, Any]:
     else:
         run.pending = "the version files (.version, .tags, .tagship/version.env)"
         file_edits.apply_edits(edits)
-        _write_text(ws / s.version_file, version.public + "\n")
-        _write_text(ws / s.tags_file, ",".join(tags))  # no newline: read as is by plugins/docker
-        _write_text(ws / ".tagship" / "version.env", plan.render_env(values))
-        drone_output = os.environ.get("DRONE_OUTPUT")
-        if drone_output:
-            with open(drone_output, "a") as fh:
-                fh.writelines(f"{k}={v}\n" for k, v in values.items())
+        try:
+            _write_text(ws / s.version_file, version.public + "\n")
+            _write_text(ws / s.tags_file, ",".join(tags))  # no newline: read as is by plugins/docker
+            _write_text(ws / ".tagship" / "version.env", plan.render_env(values))
+            drone_output = os.environ.get("DRONE_OUTPUT")
+            if drone_output:
+                with open(drone_output, "a") as fh:
+                    fh.writelines(f"{k}={v}\n" for k, v in values.items())
+        except OSError as exc:
+            raise PluginError(f"cannot write the version files: {exc}",
+                              hint="check PLUGIN_VERSION_FILE / PLUGIN_TAGS_FILE and the workspace's permissions"
+                              ) from None
         run.pending = ""
     if edits:
         run.summary.append(("files", ", ".join(f"{e.shown} ({'changed' if e.new_text else 'as is'})"

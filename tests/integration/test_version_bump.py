@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -365,3 +367,26 @@ def test_not_a_git_repository_with_a_version_setting(tmp_path):
     proc = run(tmp_path)
     assert proc.returncode == 1
     assert "no version: this is not a tag build, PLUGIN_VERSION is not set" in proc.stdout
+
+
+def test_a_step_that_cannot_write_the_workspace_says_so(remote):
+    """Drone clones as root; a plugin image running as another uid must fail early and say why."""
+    base = Path(tempfile.mkdtemp(prefix="vb-perm-"))  # pytest's tmp_path is not traversable by uid 1000
+    try:
+        base.chmod(0o755)
+        ws = drone_tag_clone(remote, base / "ws", "v1.1.1")  # owned by root, like Drone's clone
+        env = {"PATH": os.environ["PATH"], "HOME": "/tmp", "DRONE_WORKSPACE": str(ws), **tag_env("v1.1.1")}
+        setpriv = ["setpriv", "--reuid", "1000", "--regid", "1000", "--clear-groups", str(BIN)]
+        proc = subprocess.run(setpriv, env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 1
+        assert f"{ws} is not writable by this step (uid 1000; owned by uid 0)" in proc.stdout
+        assert "hint: run the step as the workspace's owner" in proc.stdout
+        proc = subprocess.run(setpriv, env={**env, "PLUGIN_DRY_RUN": "true"}, capture_output=True, text=True)
+        assert proc.returncode == 1  # a dry run still fetches tags into .git
+        assert f"{ws}/.git is not writable by this step" in proc.stdout
+        base.chmod(0o700)
+        proc = subprocess.run(setpriv, env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 1 and f"the workspace {ws} cannot be read by this step" in proc.stdout
+        assert "internal error" not in proc.stdout
+    finally:
+        shutil.rmtree(base)
