@@ -110,13 +110,6 @@ def _preflight(s: Settings, ws: Path) -> None:
                 hint=hint)
 
 
-def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def run_bump(s: Settings, run: Run) -> dict[str, Any]:
     ws = run.workspace
     run.secret(os.environ.get("DRONE_NETRC_PASSWORD"))
@@ -127,6 +120,7 @@ def run_bump(s: Settings, run: Run) -> dict[str, Any]:
     version, source = _choose(s, run, ws, releases, head, remote)
     log.info(f"version {version.text} (from {source})")
     run.summary += [("version", version.public), ("from", source)]
+    run.result.update(version=version.public, version_full=version.text, source=source)
 
     warning = plan.semver_disagreement(run.ctx.semver, version)
     if warning:
@@ -163,20 +157,18 @@ def run_bump(s: Settings, run: Run) -> dict[str, Any]:
         log.note("dry run: no file written (" + ", ".join([*outputs.values(), *(e.shown for e in edits)]) + ")")
     else:
         run.pending = "the version files (.version, .tags, .tagship/version.env)"
-        file_edits.apply_edits(edits)
-        try:
-            _write_text(ws / s.version_file, version.public + "\n")
-            _write_text(ws / s.tags_file, ",".join(tags))  # no newline: read as is by plugins/docker
-            _write_text(ws / ".tagship" / "version.env", plan.render_env(values))
-            drone_output = os.environ.get("DRONE_OUTPUT")
-            if drone_output:
+        written = [(s.version_file, version.public + "\n"),
+                   (s.tags_file, ",".join(tags)),  # no newline: plugins/docker reads it as is
+                   (outputs["env_file"], plan.render_env(values))]
+        file_edits.apply_edits([*edits, *(file_edits.Edit(ws / name, name, text, 1, "") for name, text in written)])
+        run.pending = ""
+        drone_output = os.environ.get("DRONE_OUTPUT")
+        if drone_output:
+            try:
                 with open(drone_output, "a") as fh:
                     fh.writelines(f"{k}={v}\n" for k, v in values.items())
-        except OSError as exc:
-            raise PluginError(f"cannot write the version files: {exc}",
-                              hint="check PLUGIN_VERSION_FILE / PLUGIN_TAGS_FILE and the workspace's permissions"
-                              ) from None
-        run.pending = ""
+            except OSError as exc:
+                log.warn(f"could not append to DRONE_OUTPUT ({drone_output}): {exc}")
     if edits:
         run.summary.append(("files", ", ".join(f"{e.shown} ({'changed' if e.new_text else 'as is'})"
                                                for e in edits)))

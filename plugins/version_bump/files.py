@@ -120,20 +120,25 @@ def plan_edits(workspace: Path, rules: Sequence[FileRule | str], current: str | 
 
 
 def apply_edits(edits: Sequence[Edit]) -> None:
-    """Write every changed file: all to temporary files first, then renamed into place."""
+    """Write every changed (or new) file: all to temporary files first, then renamed into place, so a
+    failure leaves every file as it was."""
     staged: list[tuple[str, Path]] = []
     try:
         for edit in edits:
             if edit.new_text is None:
                 continue
+            edit.path.parent.mkdir(parents=True, exist_ok=True)
+            mode = edit.path.stat().st_mode & 0o7777 if edit.path.exists() else 0o644
             fd, tmp = tempfile.mkstemp(dir=edit.path.parent, prefix=f".{edit.path.name}.")
+            staged.append((tmp, edit.path))
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
                 fh.write(edit.new_text)
-            os.chmod(tmp, edit.path.stat().st_mode & 0o7777)
-            staged.append((tmp, edit.path))
+            os.chmod(tmp, mode)
     except OSError as exc:
         for tmp, _ in staged:
             os.unlink(tmp)
-        raise PluginError(f"files: no file was changed, because writing failed: {exc}") from None
+        raise PluginError(f"no file was changed, because writing failed: {exc}",
+                          hint="check the paths (PLUGIN_FILES, PLUGIN_VERSION_FILE, PLUGIN_TAGS_FILE) and the "
+                          "workspace's permissions") from None
     for tmp, path in staged:
         os.replace(tmp, path)

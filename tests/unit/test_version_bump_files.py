@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tagship.errors import PluginError
-from version_bump.files import apply_edits, edit_text, plan_edits
+from version_bump.files import Edit, apply_edits, edit_text, plan_edits
 from version_bump.settings import FileRule
 
 PYPROJECT = """[build-system]
@@ -111,3 +111,15 @@ def test_two_rules_on_one_file(tmp_path):
                       replace="appVersion: {new_version}")]
     apply_edits(plan_edits(tmp_path, rules, "1.2.0", "1.3.0"))
     assert path.read_text() == "version: 1.3.0\nappVersion: 1.3.0\n"
+
+
+def test_a_failed_write_changes_nothing(tmp_path):
+    (tmp_path / "VERSION").write_text("1.2.0\n")
+    edits = plan_edits(tmp_path, ["VERSION"], "1.2.0", "1.3.0")
+    blocked = Edit(tmp_path / "VERSION" / ".tags", "VERSION/.tags", "1.3.0", 1, "")  # its parent is a file
+    with pytest.raises(PluginError, match="no file was changed, because writing failed"):
+        apply_edits([*edits, blocked])
+    assert (tmp_path / "VERSION").read_text() == "1.2.0\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["VERSION"]
+    apply_edits([*edits, Edit(tmp_path / ".tagship" / "version.env", "x", "VERSION='1.3.0'\n", 1, "")])
+    assert (tmp_path / ".tagship" / "version.env").stat().st_mode & 0o777 == 0o644
