@@ -65,6 +65,7 @@ def start_dind(settings: Any) -> tuple[subprocess.Popen, str]:
     for t in settings.registries:
         if t.insecure and t.registry:
             cmd.append(f"--insecure-registry={t.registry}")
+    cmd += list(settings.dockerd_args)
     logfile = root / "dockerd.log"
     log.info("starting dockerd: " + " ".join(cmd))
     try:

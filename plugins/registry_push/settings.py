@@ -89,6 +89,7 @@ class Settings(PluginSettings):
     storage_driver: str = setting("", help="dind: storage driver.")
     mtu: str = setting("", help="dind: MTU of the default bridge.")
     dockerd_path: str = setting("dockerd", help="dind: the dockerd binary.")
+    dockerd_args: StrList = setting([], help="dind: more dockerd flags (e.g. --bip=10.9.0.1/24, --dns=…).")
     daemon_timeout: Duration = setting("30s", help="dind: how long to wait for dockerd to answer.")
     # --- push and checks
     max_parallel: int = setting(3, help="Targets pushed at the same time.", ge=1, le=16)

@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import subprocess
+import re
 import sys
 import uuid
 from pathlib import Path
@@ -296,3 +297,18 @@ def test_aliyun_access_key_becomes_a_temporary_registry_login(tmp_path, cleanup_
     assert "temporary, from the AccessKey" in out
     assert secret not in out and PW_A not in out
     assert skopeo_digest(f"{REG_A}/{repo}:1.0.0", tmp_path) == res["digest"]
+
+
+def test_dind_starts_its_own_dockerd_builds_pushes_and_leaves_nothing(tmp_path):
+    """daemon: dind — a dockerd of our own (own socket, data root, pid file; no bridge or iptables, so the
+    host's engine is untouched), a FROM scratch build, a push, and the data root gone afterwards."""
+    repo = f"{_uid()}/dind"
+    ws = _workspace(tmp_path, "FROM scratch\nCOPY app.conf /app.conf\nUSER 1000\n")
+    code, out, res = run_plugin(ws, registry=REG_A, repo=repo, username=USER, password=PW_A, daemon="dind",
+                                dockerd_args=["--bridge=none", "--iptables=false", "--ip-masq=false"],
+                                tags=["1.0.0"])
+    assert code == 0, out
+    assert "dockerd answers on unix://" in out
+    assert skopeo_digest(f"{REG_A}/{repo}:1.0.0", tmp_path) == res["digest"]
+    root = re.search(r"--data-root=(\S+)/data", out).group(1)
+    assert not Path(root).exists() and root not in Path("/proc/self/mounts").read_text()
