@@ -122,3 +122,33 @@ def test_the_cluster_ca_is_used_even_when_the_runner_sets_requests_ca_bundle(clo
     code, output, _ = step(api, tmp_path, "6.0.0", REQUESTS_CA_BUNDLE="/etc/ssl/certs/ca-certificates.crt",
                            CURL_CA_BUNDLE="/etc/ssl/certs/ca-certificates.crt")
     assert code == 0, output
+
+
+def test_sigterm_mid_rollout_leaves_no_certificate_on_disk(cloud, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    api, master = cloud
+    assert step(api, tmp_path, "7.0.0")[0] == 0
+    master.delay = 60                                  # the rollout will not end by itself
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "DRONE_WORKSPACE": str(tmp_path), "TMPDIR": str(tmpdir),
+           "ALIYUN_ACCESS_KEY_ID": AK, "ALIYUN_ACCESS_KEY_SECRET": SECRET, "REGION": "cn-beijing",
+           "CLUSTER_ID": "c-seed", "PROJECT_NAME": "cmdb", "VERSION": "7.1.0", "PGCRYPTO_DEFAULT_KEY": APP_KEY,
+           "PLUGIN_BACKEND": "aliyun-cs", "PLUGIN_ENV_FROM": "PGCRYPTO_DEFAULT_KEY", "PLUGIN_API_ENDPOINT": api.url,
+           "PLUGIN_POLL_INTERVAL": "0.05"}
+    proc = subprocess.Popen([str(BIN)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        end = time.monotonic() + 60
+        while not any(r[1] == "/projects/cmdb/update" for r in master.requests) and time.monotonic() < end:
+            time.sleep(0.05)
+        certs = list(tmpdir.glob("tagship-cs-*/key.pem"))
+        assert certs, "the key should be on disk while the step talks to the master"
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, output
+    assert not list(tmpdir.iterdir()), "certificates left behind"
+    assert "left undone" in output and SECRET not in output and APP_KEY not in output
