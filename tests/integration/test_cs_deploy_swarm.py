@@ -115,23 +115,33 @@ def _free_port() -> int:
     raise RuntimeError("no free port")
 
 
-@pytest.fixture()
-def stack(swarm, docker_client, images, tmp_workspace):
-    """A unique stack name, its port and workspace; everything labelled with it is removed afterwards."""
-    name = f"csdtest{uuid.uuid4().hex[:8]}"
-    yield {"name": name, "port": _free_port(), "ws": Path(tmp_workspace)}
-    label = f"com.docker.stack.namespace={name}"
-    for svc in docker_client.services.list(filters={"label": label}):
-        svc.remove()
-    deadline = time.monotonic() + 30
-    while docker_client.containers.list(all=True, filters={"label": label}) and time.monotonic() < deadline:
+@pytest.fixture(scope="module")
+def _cleanup(swarm, docker_client):
+    """Stacks' networks/configs go once at the end (waiting for each stack's containers per test is slow)."""
+    names: list[str] = []
+    yield names
+    labels = [f"com.docker.stack.namespace={n}" for n in names]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and any(
+            docker_client.containers.list(all=True, filters={"label": label}) for label in labels):
         time.sleep(0.5)
-    for kind in (docker_client.configs, docker_client.secrets, docker_client.networks):
-        for obj in kind.list(filters={"label": label}):
-            try:
-                obj.remove()
-            except Exception:
-                pass
+    for label in labels:
+        for kind in (docker_client.configs, docker_client.secrets, docker_client.networks):
+            for obj in kind.list(filters={"label": label}):
+                try:
+                    obj.remove()
+                except Exception:
+                    pass
+
+
+@pytest.fixture()
+def stack(swarm, docker_client, images, tmp_workspace, _cleanup):
+    """A unique stack name, its port and workspace; its services are removed afterwards (the rest at the end)."""
+    name = f"csdtest{uuid.uuid4().hex[:8]}"
+    _cleanup.append(name)
+    yield {"name": name, "port": _free_port(), "ws": Path(tmp_workspace)}
+    for svc in docker_client.services.list(filters={"label": f"com.docker.stack.namespace={name}"}):
+        svc.remove()
 
 
 def deploy(images, stack, tag, compose=COMPOSE, **extra):
@@ -258,5 +268,35 @@ def test_prune_and_content_named_configs(images, stack, docker_client):
     code, out, result = deploy(images, stack, "1", PLUGIN_PRUNE="true")
     assert code == 0, out
     assert result["removed"] == ["worker"] and "- worker (remove)" in out
+    assert not docker_client.services.list(filters={"name": f"{stack['name']}_worker"})
+    assert serves(stack["port"]) == "version 1"
+
+
+def test_health_gate_passes_or_rolls_back(images, stack, docker_client):
+    url = f"http://127.0.0.1:{stack['port']}/version"
+    code, out, result = deploy(images, stack, "1", PLUGIN_HEALTH_URL=url, PLUGIN_HEALTH_BODY="^version 1$")
+    assert code == 0 and "health gate passed" in out, out
+    code, out, result = deploy(images, stack, "2", PLUGIN_HEALTH_URL=url, PLUGIN_HEALTH_BODY="^version 9$",
+                               PLUGIN_HEALTH_RETRIES="2", PLUGIN_HEALTH_INTERVAL="0.2s")
+    assert code == 1, out
+    assert "health gate" in result["error"] and "does not match" in result["error"]
+    assert result["rollback"]["state"] == "rolled-back" and "gate" in result["durations"]
+    assert serves(stack["port"]) == "version 1"
+
+
+def test_engine_refusing_a_later_service_rolls_back_the_earlier_ones(images, stack, docker_client):
+    assert deploy(images, stack, "1")[0] == 0
+    broken = COMPOSE + """  worker:
+    image: ${REPO}:1
+    deploy:
+      restart_policy:
+        condition: sometimes
+"""
+    code, out, result = deploy(images, stack, "2", compose=broken)
+    assert code == 1, out
+    assert "the engine refused the change" in result["error"] and result["touched"] == ["web"]
+    assert result["rollback"]["state"] == "rolled-back"
+    image = service(docker_client, stack)["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+    assert image.endswith("@" + images["digests"]["1"])
     assert not docker_client.services.list(filters={"name": f"{stack['name']}_worker"})
     assert serves(stack["port"]) == "version 1"
