@@ -50,6 +50,7 @@ def connect(settings: Any) -> tuple[Any, str | None, Any]:
 
 def start_dind(settings: Any) -> tuple[subprocess.Popen, str]:
     """Start dockerd with its own socket, data root and pid file; wait for it or fail fast with its log."""
+    _check_own_network(settings.dockerd_args)
     root = Path(tempfile.mkdtemp(prefix="tagship-dind-"))
     sock = settings.docker_host or f"unix://{root}/docker.sock"
     cmd = [settings.dockerd_path, f"--host={sock}", f"--data-root={root}/data", f"--exec-root={root}/exec",
@@ -94,6 +95,18 @@ def start_dind(settings: Any) -> tuple[subprocess.Popen, str]:
     state = f"exited with {proc.returncode}" if not alive else f"did not answer within {settings.daemon_timeout:.0f}s"
     last = tail[-1] if tail else "(no log output)"
     raise PluginError(f"dockerd {state}: {last[:300]}", hint=PRIVILEGED_HINT)
+
+
+def _check_own_network(args: list[str]) -> None:
+    """A dind dockerd must have its network namespace to itself: where another engine's ``docker0`` is
+    present, a second dockerd would share that bridge (and its iptables rules), and with ``--bridge=none``
+    it would even delete it. Only an explicit bridge of its own (``--bridge=<name>``) is allowed then."""
+    bridge = next((a.split("=", 1)[1] for a in args if a.startswith(("--bridge=", "-b="))), "docker0")
+    if os.path.exists("/sys/class/net/docker0") and bridge in ("docker0", "none"):
+        raise PluginError("daemon: dind, but another Docker engine already runs in this network namespace "
+                          "(docker0 exists); a second dockerd would take over its bridge",
+                          hint="run the step as its own privileged container (not network_mode: host), or use "
+                               "daemon: host with /var/run/docker.sock mounted")
 
 
 def stop_dind(proc: subprocess.Popen | None) -> None:

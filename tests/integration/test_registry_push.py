@@ -10,7 +10,6 @@ import base64
 import json
 import os
 import subprocess
-import re
 import sys
 import uuid
 from pathlib import Path
@@ -273,8 +272,10 @@ def test_dry_run_and_feature_branch_push_nothing(tmp_path, cleanup_images):
 
 def test_dind_that_cannot_start_fails_fast_with_its_log_and_the_privileged_hint(tmp_path):
     ws = _workspace(tmp_path)
+    # a bridge of its own (which does not exist: the daemon fails on the storage driver before networking)
     code, out, res = run_plugin(ws, registry=REG_A, repo=f"{_uid()}/x", daemon="dind",
-                                storage_driver="no-such-driver", daemon_timeout="20s")
+                                storage_driver="no-such-driver", daemon_timeout="20s",
+                                dockerd_args=["--bridge=tsrp-none0", "--iptables=false", "--ip-forward=false"])
     assert code == 1
     assert "dockerd exited" in out and "no-such-driver" in out
     assert "privileged: true" in out
@@ -299,16 +300,13 @@ def test_aliyun_access_key_becomes_a_temporary_registry_login(tmp_path, cleanup_
     assert skopeo_digest(f"{REG_A}/{repo}:1.0.0", tmp_path) == res["digest"]
 
 
-def test_dind_starts_its_own_dockerd_builds_pushes_and_leaves_nothing(tmp_path):
-    """daemon: dind — a dockerd of our own (own socket, data root, pid file; no bridge or iptables, so the
-    host's engine is untouched), a FROM scratch build, a push, and the data root gone afterwards."""
-    repo = f"{_uid()}/dind"
-    ws = _workspace(tmp_path, "FROM scratch\nCOPY app.conf /app.conf\nUSER 1000\n")
-    code, out, res = run_plugin(ws, registry=REG_A, repo=repo, username=USER, password=PW_A, daemon="dind",
-                                dockerd_args=["--bridge=none", "--iptables=false", "--ip-masq=false"],
-                                tags=["1.0.0"])
-    assert code == 0, out
-    assert "dockerd answers on unix://" in out
-    assert skopeo_digest(f"{REG_A}/{repo}:1.0.0", tmp_path) == res["digest"]
-    root = re.search(r"--data-root=(\S+)/data", out).group(1)
-    assert not Path(root).exists() and root not in Path("/proc/self/mounts").read_text()
+
+def test_dind_refuses_to_share_the_network_namespace_of_another_engine(tmp_path):
+    """Here the host's dockerd owns docker0: a second dockerd would take over its bridge (with --bridge=none
+    it would delete it), so the plugin refuses before starting anything."""
+    ws = _workspace(tmp_path)
+    for extra in ([], ["--bridge=none"]):
+        code, out, _ = run_plugin(ws, registry=REG_A, repo=f"{_uid()}/x", daemon="dind", dockerd_args=extra)
+        assert code == 1 and "another Docker engine already runs in this network namespace" in out
+        assert "starting dockerd" not in out
+    assert Path("/sys/class/net/docker0").exists()
