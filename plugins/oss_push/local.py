@@ -54,7 +54,7 @@ def walk(root: Path) -> list[tuple[str, str]]:
 
 
 def scan(settings: Settings, root: Path, payloads: dict[str, bytes]) -> list[plan.LocalFile]:
-    """The files to publish, hashed. Gzipped bodies go into ``payloads`` (key -> bytes)."""
+    """The files to publish (MD5 only for gzipped ones yet). Gzipped bodies go into ``payloads`` (key -> bytes)."""
     include, exclude, gz = plan.Globs(settings.include), plan.Globs(settings.exclude), plan.Globs(settings.gzip)
     chosen = [(rel, full) for rel, full in walk(root) if plan.selected(rel, include, exclude)]
     problems = []
@@ -70,7 +70,7 @@ def scan(settings: Settings, root: Path, payloads: dict[str, bytes]) -> list[pla
 
     def one(item: tuple[str, str, str]) -> plan.LocalFile:
         rel, full, key = item
-        md5, size = md5_file(full)
+        size, md5 = os.path.getsize(full), ""   # hashed later, only where needed (see ensure_md5)
         gzipped = False
         if gz and gz.match(rel) and size < settings.multipart_threshold:
             data = gzip_bytes(full)
@@ -82,5 +82,17 @@ def scan(settings: Settings, root: Path, payloads: dict[str, bytes]) -> list[pla
         return plan.LocalFile(rel=rel, key=key, path=full, size=size, md5=md5, headers=headers, gzipped=gzipped,
                               multipart=size >= settings.multipart_threshold)
 
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:  # hashlib frees the GIL
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
         return list(pool.map(one, keyed))
+
+
+def ensure_md5(files: list[plan.LocalFile]) -> None:
+    """Hash the files that have no MD5 yet, a few at a time (hashlib frees the GIL). Files that are only
+    uploaded are hashed by the upload worker instead, so hashing overlaps the network."""
+    todo = [f for f in files if not f.md5]
+
+    def one(f: plan.LocalFile) -> None:
+        f.md5 = md5_file(f.path)[0]
+
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        list(pool.map(one, todo))

@@ -175,7 +175,7 @@ class LocalFile:
     key: str                  # object key
     path: str                 # absolute local path
     size: int                 # bytes stored (compressed size when gzipped)
-    md5: str                  # hex md5 of the bytes stored
+    md5: str                  # hex md5 of the bytes stored ("" until hashed)
     headers: dict[str, str]
     gzipped: bool = False
     multipart: bool = False

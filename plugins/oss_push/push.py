@@ -87,6 +87,8 @@ def _publish(settings: Settings, run: Any, rem: Any, files: list[plan.LocalFile]
         old_manifest = rem.get_json(settings.manifest_key) if settings.manifest_key in remote else None
         old_files = (old_manifest or {}).get("files") if isinstance(old_manifest, dict) else None
         old_files = old_files if isinstance(old_files, dict) else {}
+        # MD5 is needed now only where a same-size object exists (the diff) and for big files (the checkpoint)
+        local.ensure_md5([f for f in files if f.multipart or (f.key in remote and remote[f.key].size == f.size)])
         for key in plan.needs_head(files, remote, old_files):
             remote[key].md5 = rem.head_md5(key)
     except remote_mod.oss2.exceptions.OssError as exc:
@@ -180,7 +182,7 @@ def _upload(settings: Settings, workspace: Path, rem: Any, todo: list[plan.Local
                 continue
             body = (lambda data=payloads[f.key]: data) if f.key in payloads else \
                 (lambda path=f.path: open(path, "rb"))
-            submit(f.key, lambda f=f, body=body: (f.key, rem.put(f.key, body, f.md5, f.headers, forbid), f.size))
+            submit(f.key, lambda f=f, body=body: (f.key, _put(rem, f, body, forbid), f.size))
         pending = set(futures)
         while pending:
             done, pending = wait(pending, return_when=FIRST_EXCEPTION)
@@ -223,6 +225,12 @@ def _upload(settings: Settings, workspace: Path, rem: Any, todo: list[plan.Local
             etags[job.file.key] = multipart.complete(rem, job) or ""
     result["bytes"] = total
     return etags
+
+
+def _put(rem: Any, f: plan.LocalFile, body: Callable[[], Any], forbid: bool) -> str:
+    if not f.md5:
+        f.md5 = local.md5_file(f.path)[0]
+    return rem.put(f.key, body, f.md5, f.headers, forbid)
 
 
 def _verify(rem: Any, prefix: str, todo: list[plan.LocalFile], etags: dict[str, str]) -> None:

@@ -73,7 +73,7 @@ class Settings(PluginSettings):
                                      "(when that is smaller), e.g. **/*.js,**/*.css,**/*.svg.")
     concurrency: int = setting(16, help="Parallel requests (thread pool and HTTP connection pool), 1..64.",
                                ge=1, le=64)
-    multipart_threshold: Size = setting("32MiB", help="Files this big or bigger go up in resumable multipart "
+    multipart_threshold: Size = setting("64MiB", help="Files this big or bigger go up in resumable multipart "
                                                       "(checkpoints in .tagship/oss-checkpoints/).")
     part_size: Size = setting("8MiB", help="Multipart part size (100KiB..5GiB).")
     max_retries: int = setting(5, help="Retries per request on transient errors (connection, timeout, 5xx, "
