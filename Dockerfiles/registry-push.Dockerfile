@@ -15,6 +15,12 @@ RUN /opt/tagship/bin/pip install -q --no-index --no-deps /tmp/tagship/tagship-*.
 FROM ${TAGSHIP_BASE}
 # Runs as root: it talks to the Docker engine through the socket the step mounts
 # (/var/run/docker.sock), which is root-equivalent anyway; a non-root user would need the host's docker gid.
+# git: the commit time of the workspace gives a reproducible `created` label. The same RUN line as in
+# version-bump.Dockerfile, so the two images share the layer.
+RUN apt-get update -qq \
+ && apt-get install -y -qq --no-install-recommends git >/dev/null \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb \
+ && git config --system --add safe.directory "*"
 COPY --from=build /opt/tagship /opt/tagship
 
 # labels last: their values change on every build and must not invalidate the layers above

@@ -92,7 +92,7 @@ fi
 build() {  # image dockerfile [build-arg...]
   local image=$1 file=$2; shift 2
   local t; t=$(now)
-  docker build -q -f "Dockerfiles/$file" -t "$image:latest" -t "$image:$VERSION" \
+  docker build -q --network host -f "Dockerfiles/$file" -t "$image:latest" -t "$image:$VERSION" \
     --build-arg TAGSHIP_VERSION="$VERSION" --build-arg VCS_REF="$VCS_REF" --build-arg BUILD_DATE="$BUILD_DATE" \
     "$@" "$WH" >"$WH/build-${image##*/}.log" 2>&1 \
     || { tail -30 "$WH/build-${image##*/}.log" >&2; die "docker build $image failed (log: $WH/build-${image##*/}.log)"; }

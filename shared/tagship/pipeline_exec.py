@@ -46,7 +46,8 @@ def read_dotenv(path: Path) -> dict[str, str]:
 
 def _git(workspace: Path, *args: str) -> str:
     try:
-        proc = subprocess.run(["git", "-C", str(workspace), *args], capture_output=True, text=True, timeout=20)
+        proc = subprocess.run(["git", "-c", "safe.directory=*", "-C", str(workspace), *args],
+                              capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired):
         return ""
     return proc.stdout.strip() if proc.returncode == 0 else ""

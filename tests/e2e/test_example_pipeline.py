@@ -1,0 +1,149 @@
+"""End to end: example (a)'s tag pipeline through the built plugin images, as Drone would run it.
+
+`tagship exec` runs version-bump → oss-push → registry-push → cs-deploy as containers on the real engine,
+against the test bed's TLS registry, the swarm, and a local OSS endpoint (tagship oss-server). The test then
+checks what an ops engineer would check: the deployed service answers with the new version, the static files
+are in OSS under the versioned prefix with their manifest, and no secret appeared in the log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.engine, pytest.mark.oss]
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+OSS_KEY_ID = "SENTINEL-ak-e2e-3c9b"
+OSS_KEY_SECRET = "SENTINEL-sk-e2e-7d1f"
+
+
+def _testbed() -> dict[str, str]:
+    env_file = Path(os.environ.get("TAGSHIP_TESTBED_DIR", ROOT / ".testbed")) / "env"
+    assert env_file.is_file(), f"{env_file} is missing: run `make testbed` (scripts/testbed.sh up) first"
+    out = {}
+    for line in env_file.read_text().splitlines():
+        if line.startswith("export ") and "=" in line:
+            key, _, value = line[len("export "):].partition("=")
+            out[key] = value
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "safe.directory=*", "-c", "user.name=e2e", "-c", "user.email=e2e@example.com",
+                    "-C", str(repo), *args], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def images():
+    """The plugin images, built by the project's own script (layer-cached: seconds when nothing changed)."""
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / "images.sh"), "version-bump", "oss-push",
+                           "registry-push", "cs-deploy"], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
+@pytest.fixture
+def oss_endpoint(tmp_path):
+    """tagship oss-server on a free port, with sentinel credentials; its URL is its first line."""
+    env = {**os.environ, "TAGSHIP_OSS_ACCESS_KEY_ID": OSS_KEY_ID, "TAGSHIP_OSS_ACCESS_KEY_SECRET": OSS_KEY_SECRET}
+    server = subprocess.Popen([str(BIN / "tagship"), "oss-server", "--port", "0", "--data", str(tmp_path / "oss"),
+                               "--bucket", "lyops"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True)
+    url = server.stdout.readline().strip()
+    assert url.startswith("http://127.0.0.1:"), url
+    yield url
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.fixture
+def stack():
+    name = f"tagship-e2e-{uuid.uuid4().hex[:8]}"
+    yield name
+    subprocess.run(["docker", "stack", "rm", name], capture_output=True)
+
+
+def _get(url: str, deadline: float) -> str:
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                return resp.read().decode()
+        except OSError as exc:
+            last = str(exc)
+            time.sleep(0.5)
+    return f"no answer: {last}"
+
+
+def test_tag_pipeline_deploys_the_new_version_and_publishes_static_files(images, oss_endpoint, stack, tmp_path):
+    tb = _testbed()
+    repo = tmp_path / "live66-gateway"
+    shutil.copytree(ROOT / "examples" / "go-service", repo)
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "live66 gateway")
+    _git(repo, "tag", "-a", "v1.0.0", "-m", "v1.0.0")
+    subprocess.run(["chown", "-R", "1000:1000", str(repo)], check=True)  # the uid the non-root plugins run as
+    secrets = tmp_path / "secrets.env"
+    secrets.write_text(f"oss_access_key_id={OSS_KEY_ID}\noss_access_key_secret={OSS_KEY_SECRET}\n"
+                       f"docker_password={tb['TAGSHIP_REGISTRY_PASSWORD']}\n")
+    secrets.chmod(0o600)
+    port = _free_port()
+
+    started = time.monotonic()
+    proc = subprocess.run(
+        [str(BIN / "tagship"), "exec", ".drone.yml", "--tag", "v1.0.0", "--secrets-file", str(secrets),
+         "--env", f"REGISTRY={tb['TAGSHIP_REGISTRY']}", "--env", f"REGISTRY_USER={tb['TAGSHIP_REGISTRY_USER']}",
+         "--env", f"OSS_ENDPOINT={oss_endpoint}", "--env", "OSS_BUCKET=lyops", "--env", f"GATEWAY_PORT={port}",
+         "--env", f"STACK={stack}", "--env", "PUBLISH_MODE=host", "--env", "UPDATE_ORDER=stop-first"],
+        cwd=repo, capture_output=True, text=True, timeout=600)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-6000:]
+    for step in ("version", "static", "image", "deploy"):
+        assert f"{step}  " in log and "not run" not in log
+
+    # the deployed service answers with the new version
+    body = _get(f"http://127.0.0.1:{port}/", time.monotonic() + 60)
+    assert body.strip() == "live66_gateway 1.0.0"
+    spec = subprocess.run(["docker", "service", "inspect", f"{stack}_gateway", "--format",
+                           "{{.Spec.TaskTemplate.ContainerSpec.Image}}"], capture_output=True, text=True)
+    pushed = json.loads((repo / ".tagship" / "registry-push.json").read_text())
+    assert "@sha256:" in spec.stdout and json.dumps(pushed).find(spec.stdout.strip().split("@")[1]) >= 0, \
+        "the service does not run the digest registry-push recorded"
+
+    # the static files are in OSS under the versioned prefix, with their manifest
+    import oss2
+
+    bucket = oss2.Bucket(oss2.Auth(OSS_KEY_ID, OSS_KEY_SECRET), oss_endpoint, "lyops")
+    prefix = "live66-gateway/static/1.0.0/"
+    keys = {o.key for o in oss2.ObjectIteratorV2(bucket, prefix=prefix)}
+    assert keys == {prefix + k for k in ("css/app.css", "js/app.js", "index.html", ".tagship-manifest.json")}
+    manifest = json.loads(bucket.get_object(prefix + ".tagship-manifest.json").read())
+    assert manifest["version"] == "1.0.0" and manifest["count"] == 3
+    assert set(manifest["files"]) == {prefix + k for k in ("css/app.css", "js/app.js", "index.html")}
+    assert bucket.get_object(prefix + "css/app.css").read() == (repo / "static/css/app.css").read_bytes()
+
+    # the hand-offs between steps, and no secret anywhere in the log
+    assert (repo / ".version").read_text().strip() == "1.0.0"
+    for secret in (OSS_KEY_SECRET, OSS_KEY_ID, tb["TAGSHIP_REGISTRY_PASSWORD"]):
+        assert secret not in log
+        for result in (repo / ".tagship").glob("*.json"):
+            assert secret not in result.read_text()
+    print(f"pipeline took {time.monotonic() - started:.1f}s")
