@@ -73,14 +73,23 @@ def checkpoint_path(workspace: Path, bucket: str, key: str) -> Path:
     return workspace / CHECKPOINT_DIR / f"{name}.json"
 
 
-def _load(path: Path, f: LocalFile, bucket: str, part_size: int) -> dict | None:
+def _load(remote: Remote, path: Path, f: LocalFile, part_size: int) -> dict | None:
+    """The checkpoint of this very file; one for other content is dropped and its upload aborted."""
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
     same = (data.get("bucket"), data.get("key"), data.get("md5"), data.get("size"), data.get("part_size"),
-            data.get("digest")) == (bucket, f.key, f.md5, f.size, part_size, f.digest)
-    return data if same else None
+            data.get("digest")) == (remote.settings.bucket, f.key, f.md5, f.size, part_size, f.digest)
+    if same:
+        return data
+    log.note(f"{f.key}: the file changed since the interrupted upload; starting again")
+    try:
+        remote.request("AbortMultipartUpload", f"abort old upload of {f.key}", remote.bucket.abort_multipart_upload,
+                       f.key, data.get("upload_id", ""))
+    except oss2.exceptions.OssError:
+        pass  # already gone, or the bucket's lifecycle rule will clean it up
+    return None
 
 
 def prepare(remote: Remote, workspace: Path, f: LocalFile, forbid: bool) -> Job:
@@ -92,7 +101,7 @@ def prepare(remote: Remote, workspace: Path, f: LocalFile, forbid: bool) -> Job:
     headers["x-oss-meta-md5"] = f.md5
     if forbid:
         headers["x-oss-forbid-overwrite"] = "true"
-    saved = _load(path, f, s.bucket, int(s.part_size))
+    saved = _load(remote, path, f, int(s.part_size))
     if saved:
         try:
             listed = _list_parts(remote, f.key, saved["upload_id"])

@@ -133,6 +133,8 @@ def _publish(settings: Settings, run: Any, rem: Any, files: list[plan.LocalFile]
             for batch in plan.batches(p.delete):
                 result["deleted"] += len(rem.delete_keys(batch))
         mfiles = plan.manifest_files(files, etags)
+        for f in p.stale_headers:   # not re-sent: the manifest keeps describing the headers stored
+            mfiles[f.key]["h"] = old_files.get(f.key, {}).get("h")
         if p.changes or not plan.manifest_up_to_date(old_manifest, mfiles):
             run.pending = "the manifest"
             _write_manifest(settings, run, rem, mfiles)
@@ -154,14 +156,31 @@ def _publish(settings: Settings, run: Any, rem: Any, files: list[plan.LocalFile]
 def _upload(settings: Settings, workspace: Path, rem: Any, todo: list[plan.LocalFile], payloads: dict[str, bytes],
             result: dict[str, Any]) -> dict[str, str]:
     """Upload with one bounded pool: small files and the parts of big files are tasks of the same pool."""
-    from . import remote as remote_mod
-
     forbid = not settings.overwrite
     etags: dict[str, str] = {}
     jobs = [multipart.prepare(rem, workspace, f, forbid) for f in todo if f.multipart]
     total = sum(f.size for f in todo)
     failures: list[tuple[str, BaseException]] = []
-    with log.progress(total, "uploading") as bar, ThreadPoolExecutor(settings.concurrency) as pool:
+    pool = ThreadPoolExecutor(settings.concurrency)
+    try:
+        _run_pool(pool, rem, jobs, todo, payloads, forbid, total, etags, failures)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)   # SIGTERM/Ctrl-C: start nothing more, checkpoints stay
+        raise
+    pool.shutdown(wait=True)
+    if failures:
+        _raise_first(jobs, failures)
+    for job in jobs:
+        if job.claim_completion():       # every part was sent by an earlier run
+            etags[job.file.key] = multipart.complete(rem, job) or ""
+    result["bytes"] = total
+    return etags
+
+
+def _run_pool(pool: ThreadPoolExecutor, rem: Any, jobs: list[multipart.Job], todo: list[plan.LocalFile],
+              payloads: dict[str, bytes], forbid: bool, total: int, etags: dict[str, str],
+              failures: list[tuple[str, BaseException]]) -> None:
+    with log.progress(total, "uploading") as bar:
         futures: dict[Future, tuple[str, Callable[[], Any]]] = {}
 
         def submit(label: str, fn: Callable[[], Any]) -> None:
@@ -202,29 +221,28 @@ def _upload(settings: Settings, workspace: Path, rem: Any, todo: list[plan.Local
                     bar.advance(value[2])
                 else:
                     bar.advance(value)
-    if failures:
-        for job in jobs:
-            if job.missing():
-                multipart.left_for_resume(job)
-        label, exc = failures[0]
-        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
-        if isinstance(exc, remote_mod.oss2.exceptions.ServerError) and exc.status == 409:
-            raise PluginError(f"{label}: already exists with other content (x-oss-forbid-overwrite){more}; "
-                              f"the manifest was not written",
-                              hint="someone else wrote this prefix meanwhile; publish to a new version prefix "
-                                   "or set overwrite: true")
-        if isinstance(exc, remote_mod.oss2.exceptions.OssError):
-            raise PluginError(f"uploading {label} failed after retries: {remote_mod.describe(exc)}{more}; "
-                              f"the manifest was not written", hint=remote_mod._hint(exc) or
-                              "rerun the step: identical files are skipped and big files resume")
-        if isinstance(exc, remote_mod.CrcMissing):
-            raise PluginError(str(exc))
-        raise exc
+
+
+def _raise_first(jobs: list[multipart.Job], failures: list[tuple[str, BaseException]]) -> None:
+    from . import remote as remote_mod
+
     for job in jobs:
-        if job.claim_completion():       # every part was sent by an earlier run
-            etags[job.file.key] = multipart.complete(rem, job) or ""
-    result["bytes"] = total
-    return etags
+        if job.missing():
+            multipart.left_for_resume(job)
+    label, exc = failures[0]
+    more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+    if isinstance(exc, remote_mod.oss2.exceptions.ServerError) and exc.status == 409:
+        raise PluginError(f"{label}: already exists with other content (x-oss-forbid-overwrite){more}; "
+                          f"the manifest was not written",
+                          hint="someone else wrote this prefix meanwhile; publish to a new version prefix "
+                               "or set overwrite: true")
+    if isinstance(exc, remote_mod.oss2.exceptions.OssError):
+        raise PluginError(f"uploading {label} failed after retries: {remote_mod.describe(exc)}{more}; "
+                          f"the manifest was not written", hint=remote_mod._hint(exc) or
+                          "rerun the step: identical files are skipped and big files resume")
+    if isinstance(exc, remote_mod.CrcMissing):
+        raise PluginError(str(exc))
+    raise exc
 
 
 def _put(rem: Any, f: plan.LocalFile, body: Callable[[], Any], forbid: bool) -> str:

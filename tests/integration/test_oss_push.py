@@ -340,3 +340,22 @@ def test_verify_refuses_an_answer_without_crc64(srv):
     rm.Remote(s).check_crc(SimpleNamespace(crc=123), "PUT x")
     rm.Remote(s.model_copy(update={"verify": False})).check_crc(SimpleNamespace(crc=None), "PUT x")
     assert not rm.is_transient(rm.CrcMissing("x"))
+
+
+def test_sigterm_stops_promptly_without_a_manifest(srv, ws, tmp_path):
+    write_tree(ws / "static_root/1.2.3", {f"many/{i:03d}.txt": b"x" * i for i in range(200)})
+    env = {**seed_env(srv, ws), "PLUGIN_CONCURRENCY": "2", "PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    srv.set_faults(latency_ms=100)                                       # 200 files at 2 x 10/s: ~10 s
+    proc = subprocess.Popen([sys.executable, "-m", "oss_push"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while srv.stats()["by_op"].get("PutObject", 0) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out = proc.communicate(timeout=30)[0]
+    srv.set_faults(latency_ms=0)
+    assert proc.returncode == 143, out
+    assert "stopped by SIGTERM" in out and "left undone" in out and "manifest" in out
+    assert srv.stats()["by_op"]["PutObject"] < 100                      # queued uploads were not started
+    assert MANIFEST not in stored(srv)
+    assert json.loads((ws / ".tagship/oss-push.json").read_text())["status"] == "interrupted"
