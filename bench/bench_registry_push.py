@@ -68,7 +68,9 @@ def run_cli(ws: Path, repo: str, dests: list[tuple[str, str]], cfg: Path) -> flo
     env = dict(os.environ, DOCKER_CONFIG=str(cfg), DOCKER_BUILDKIT="0")
     t0 = time.perf_counter()
     local = f"tagship-bench/{repo.replace('/', '_')}:build"
-    subprocess.run(["docker", "build", "-q", "-t", local, str(ws)], env=env, check=True, capture_output=True)
+    built = subprocess.run(["docker", "build", "-q", "-t", local, str(ws)], env=env, capture_output=True, text=True)
+    if built.returncode != 0:
+        sys.exit(f"docker build failed: {built.stderr[-2000:]}")
     for host, _ in dests:
         for tag in ("1.0.0", "latest"):
             subprocess.run(["docker", "tag", local, f"{host}/{repo}:{tag}"], env=env, check=True)

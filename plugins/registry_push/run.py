@@ -128,7 +128,16 @@ def run(s: Settings, r: Any) -> dict[str, Any]:
                                 pull=s.pull, nocache=s.no_cache, extra_hosts=hosts)
         log.ok(f"built {image_id[:19]}")
         result["image_id"] = image_id
-        _check_policy(s, client, image_id, dockerfile, r, result)
+        scan = None
+        if s.policy == "warn" and push_to:
+            # warnings do not hold the push back, so the scan (a docker save of every layer) runs beside it
+            from concurrent.futures import ThreadPoolExecutor
+
+            pool = ThreadPoolExecutor(1, thread_name_prefix="policy")
+            scan = pool.submit(_check_policy, s, engine.api_client(base_url), image_id, dockerfile, r, result)
+            pool.shutdown(wait=False)
+        else:
+            _check_policy(s, client, image_id, dockerfile, r, result)
         if not push_to:
             why = "dry run" if s.dry_run else tp.notes[0] if tp.notes else "no target left"
             log.note(f"not pushing ({why}); would push: {', '.join(refs)}")
@@ -140,7 +149,11 @@ def run(s: Settings, r: Any) -> dict[str, Any]:
                 client.tag(image_id, d.image, tag=t)
                 created.append(d.ref(t))
         r.pending = "push: some references may already be pushed (see the log)"
-        _push(s, client, base_url, push_to, tags, policy, stats, r, result)
+        try:
+            _push(s, client, base_url, push_to, tags, policy, stats, r, result)
+        finally:
+            if scan is not None:
+                scan.result()
         r.pending = ""
         return result
     finally:
