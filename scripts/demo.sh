@@ -85,10 +85,12 @@ EOS
 )
 ok "$REPO at $(git -c safe.directory="*" -C "$REPO" rev-parse --short HEAD), tag v1.0.0; secrets in $DEMO/secrets.env (mode 600)"
 
-run_pipeline() {  # tag
+run_pipeline() {  # tag — the full log goes to $DEMO/<tag>.log; the screen gets it without build chatter
   (cd "$REPO" && "$TAGSHIP" exec .drone.yml --tag "$1" --secrets-file "$DEMO/secrets.env" \
      --env REGISTRY="$TAGSHIP_REGISTRY" --env REGISTRY_USER="$TAGSHIP_REGISTRY_USER" --env OSS_ENDPOINT="$OSS_URL" --env OSS_BUCKET="$BUCKET" \
-     --env GATEWAY_PORT="$PORT" --env STACK="$STACK" --env PUBLISH_MODE=host --env UPDATE_ORDER=stop-first)
+     --env GATEWAY_PORT="$PORT" --env STACK="$STACK" --env PUBLISH_MODE=host --env UPDATE_ORDER=stop-first) \
+    2>&1 | tee "$DEMO/$1.log" \
+    | grep --line-buffered -vE '^\[image\] .*(Step [0-9]+/[0-9]+ :|---> |Removing intermediate|Running in |Using cache)|^\[deploy\] .*INFO    \| |^\[[a-z]+\] .*(upload  |uploading: )'
 }
 
 # ------------------------------------------------------------------------------------------- release

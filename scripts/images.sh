@@ -3,6 +3,8 @@
 #
 #   bash scripts/images.sh                  all images (make images)
 #   bash scripts/images.sh oss-push tools   only these (the base is built when missing or stale)
+#   bash scripts/images.sh --wheels-only    only the wheelhouse (tagship's .drone.yml builds the images with
+#                                           registry-push from it)
 #
 # Wheels are built on the host (HTTPS to PyPI from inside a build is not assumed) into wheelhouse/:
 #   wheelhouse/deps/     third-party wheels, rebuilt only when pyproject's dependencies change
@@ -15,6 +17,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 PY="${PY:-$ROOT/.venv/bin/python}"
+[[ -x "$PY" ]] || PY=python3   # in a CI step without the project's venv
 WH="$ROOT/wheelhouse"
 PLUGINS=(version-bump oss-push registry-push cs-deploy)
 ALL=("${PLUGINS[@]}" tools)
@@ -30,10 +33,12 @@ if [[ -z "${BASE_IMAGE:-}" ]]; then
   else BASE_IMAGE=python:3.11-slim; fi
 fi
 VERSION=$("$PY" -c 'import tomllib;print(tomllib.load(open("pyproject.toml","rb"))["project"]["version"])')
-VCS_REF=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-EPOCH=$(git log -1 --format=%ct 2>/dev/null || echo 315532800)
+VCS_REF=$(git -c safe.directory='*' rev-parse --short HEAD 2>/dev/null || echo unknown)
+EPOCH=$(git -c safe.directory='*' log -1 --format=%ct 2>/dev/null || echo 315532800)
 BUILD_DATE=$(date -u -d "@$EPOCH" +%Y-%m-%dT%H:%M:%SZ)
 
+WHEELS_ONLY=0
+if [[ "${1:-}" == --wheels-only ]]; then WHEELS_ONLY=1; shift; fi
 wanted=("$@")
 [[ ${#wanted[@]} -gt 0 ]] || wanted=("${ALL[@]}")
 for w in "${wanted[@]}"; do
@@ -82,11 +87,20 @@ SOURCE_DATE_EPOCH=$EPOCH "$PY" -m pip wheel -q --disable-pip-version-check --no-
 # keep the old file (and the build cache) when the wheel's content did not change
 new=$(ls "$WH"/tagship.new/tagship-*.whl)
 old=$(ls "$WH"/tagship/tagship-*.whl 2>/dev/null || true)
-if [[ -n "$old" ]] && cmp -s <(unzip -p "$new" | sha256sum) <(unzip -p "$old" | sha256sum); then
+same_wheel() {  # the two wheels hold the same files (zip timestamps aside)
+  "$PY" -c 'import sys, zipfile
+def files(p):
+    z = zipfile.ZipFile(p)
+    return {n: z.read(n) for n in z.namelist()}
+sys.exit(0 if files(sys.argv[1]) == files(sys.argv[2]) else 1)' "$1" "$2"
+}
+if [[ -n "$old" ]] && same_wheel "$new" "$old"; then
   rm -rf "$WH/tagship.new"
 else
   rm -rf "$WH/tagship" && mv "$WH/tagship.new" "$WH/tagship"
 fi
+
+if [[ $WHEELS_ONLY == 1 ]]; then say "wheelhouse ready: $WH"; exit 0; fi
 
 # ------------------------------------------------------------ images
 build() {  # image dockerfile [build-arg...]
@@ -98,7 +112,7 @@ build() {  # image dockerfile [build-arg...]
     || { tail -30 "$WH/build-${image##*/}.log" >&2; die "docker build $image failed (log: $WH/build-${image##*/}.log)"; }
   local secs=$(( ($(now) - t) ))
   local size; size=$(docker image inspect -f '{{.Size}}' "$image:latest")
-  ROWS+=("$(printf '%-24s %7.1f MB %6d.%ds' "$image" "$(echo "$size / 1000000" | bc -l)" $((secs / 1000)) $((secs % 1000 / 100)))")
+  ROWS+=("$(printf '%-24s %5d.%d MB %6d.%ds' "$image" $((size / 1000000)) $((size % 1000000 / 100000)) $((secs / 1000)) $((secs % 1000 / 100)))")
 }
 
 ROWS=()

@@ -1,0 +1,1 @@
+window.cmdb = { version: document.documentElement.dataset.version };
