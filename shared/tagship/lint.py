@@ -101,6 +101,12 @@ def check_step(step: str, raw: dict[str, Any], legacy: bool, model: Any) -> list
         if _norm(str(key)) in secret_envs and value is not None and secret_name(value) is None:
             findings.append(f"{step}: {key}: {_plain(value, legacy)}")
 
+    # from_secret below the top level is not resolved by Drone 1.x: the plugin gets {"from_secret": …} as JSON
+    for key, value in settings.items():
+        if secret_name(value) is None and _nested_secret(value):
+            findings.append(f"{step}: {key}: from_secret inside a map or list is not resolved by Drone (only a "
+                            f"whole setting can come from a secret); put it in the step's environment: instead")
+
     # types: encode as Drone would, validate through the model
     env: dict[str, str] = {}
     for key, value in list(environment.items()) + [("PLUGIN_" + str(k).upper(), v) for k, v in settings.items()]:
@@ -129,6 +135,14 @@ def check_step(step: str, raw: dict[str, Any], legacy: bool, model: Any) -> list
     except Exception as exc:  # a model validator that raised something else: still one line
         findings.append(f"{step}: settings: {type(exc).__name__}: {exc}")
     return findings
+
+
+def _nested_secret(value: Any) -> bool:
+    if isinstance(value, dict):
+        return secret_name(value) is not None or any(_nested_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_nested_secret(v) for v in value)
+    return False
 
 
 def _key_of(env_name: str, rows: list[Any], settings: dict[str, Any]) -> str:

@@ -123,6 +123,24 @@ pipeline:
                                "substitutes into the YAML (it is not masked as a secret); list it in secrets: (0.8)")
 
 
+def test_from_secret_nested_in_a_map_is_flagged(fake):
+    """Drone resolves from_secret only for a whole setting; nested, the plugin would get the literal map."""
+    text = """
+kind: pipeline
+name: x
+steps:
+- name: deploy
+  image: tagship/cs-deploy
+  settings:
+    bucket: b
+    password: {from_secret: pw}
+    tags:
+    - {from_secret: tag}
+"""
+    assert run(text)[0][0] == ("deploy: tags: from_secret inside a map or list is not resolved by Drone (only a "
+                               "whole setting can come from a secret); put it in the step's environment: instead")
+
+
 def test_image_names():
     assert lint.plugin_of("tagship/cs-deploy") == "cs-deploy"
     assert lint.plugin_of("localhost:5443/tagship/version-bump:1.0@sha256:" + "a" * 64) == "version-bump"
