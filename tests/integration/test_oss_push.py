@@ -359,3 +359,31 @@ def test_sigterm_stops_promptly_without_a_manifest(srv, ws, tmp_path):
     assert srv.stats()["by_op"]["PutObject"] < 100                      # queued uploads were not started
     assert MANIFEST not in stored(srv)
     assert json.loads((ws / ".tagship/oss-push.json").read_text())["status"] == "interrupted"
+
+
+def test_cdn_refresh_of_changed_files_through_the_openapi_double(push, srv, ws):
+    """The repo's Aliyun OpenAPI double checks the RPC signature; RefreshObjectCaches is answered by a small
+    subclass here (the double serves only the calls the other plugins make)."""
+    import uuid
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the doubles package
+    from doubles.aliyun_openapi import AliyunOpenApiDouble
+
+    class CdnDouble(AliyunOpenApiDouble):
+        def _route_rpc(self, params):
+            if params["Action"] == "RefreshObjectCaches" and params["Version"] == "2018-05-10":
+                return 200, {"RefreshTaskId": "7041", "RequestId": str(uuid.uuid4()).upper()}
+            return super()._route_rpc(params)
+
+    cdn = {"cdn_refresh": "files", "cdn_url": "https://static.example.com"}
+    with CdnDouble(keys={AK: SECRET}) as api:
+        assert push(cdn_endpoint=api.url, **cdn).code == 0
+        (ws / "static_root/1.2.3/index.html").write_bytes(b"v2")
+        out = push(cdn_endpoint=api.url, overwrite=True, **cdn)
+        nothing = push(cdn_endpoint=api.url, overwrite=True, **cdn)
+    assert out.code == 0 and out.result["cdn"] == {"refresh": "files", "requests": 1, "tasks": ["7041"]}
+    calls = [r for r in api.requests if r["query"].get("Action") == "RefreshObjectCaches"]
+    assert len(calls) == 2                                               # first publish, the change; not the no-op
+    assert calls[1]["query"]["ObjectPath"] == f"https://static.example.com/{DEST}/index.html"
+    assert calls[1]["query"]["ObjectType"] == "File"
+    assert nothing.code == 0 and "cdn" not in nothing.result
