@@ -209,7 +209,7 @@ def test_delete_guard_then_delete_inside_dest_only(push, srv, ws):
 
 
 def test_multipart_resumes_after_a_killed_run(srv, ws, tmp_path):
-    big = os.urandom(10 * 256 * 1024 + 123)                              # 11 parts of 256 KiB
+    big = os.urandom(29 * 256 * 1024 + 123)          # 30 parts of 256 KiB: >= 4.5 s at 150 ms each
     (ws / "static_root/1.2.3/big.bin").write_bytes(big)
     env = {**seed_env(srv, ws), "PLUGIN_MULTIPART_THRESHOLD": "1MiB", "PLUGIN_PART_SIZE": "256KiB",
            "PLUGIN_CONCURRENCY": "1", "PATH": os.environ["PATH"], "HOME": str(tmp_path)}
@@ -239,7 +239,7 @@ def test_multipart_resumes_after_a_killed_run(srv, ws, tmp_path):
     # the run's own request counts (the server's may still include the killed run's last request in flight)
     ops = json.loads((ws / ".tagship/oss-push.json").read_text())["requests_by_op"]
     assert "InitiateMultipartUpload" not in ops and ops["ListParts"] == 1
-    assert ops["UploadPart"] <= 11 - recorded, resumed.stdout            # parts already sent are not resent
+    assert ops["UploadPart"] <= 30 - recorded, resumed.stdout            # parts already sent are not resent
     assert "resuming multipart upload" in resumed.stdout
     assert client(srv).get_object(f"{DEST}/big.bin").read() == big
     assert not list(ckpts.glob("*.json"))
