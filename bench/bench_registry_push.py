@@ -6,10 +6,12 @@ same shape with fresh random bytes, so nobody profits from another's build cache
     FROM tagship/busybox:latest · COPY a <size> MB file · RUN a small step · USER worker
 
 Scenarios (median of --rounds):
-  cli-1     docker build, then docker push of 2 tags to registry A (serial, as drone-docker does)
-  plugin-1  registry-push, same 2 tags to registry A (+ policy scan, digest read-back)
-  cli-3     docker build, then 2 tags pushed to A, B and a third endpoint, one push after another
-  plugin-3  registry-push to the same three targets (pushed in parallel)
+  cli-1     docker build && docker push of 2 tags to registry A
+  dd-1      drone-docker's sequence: docker version, docker info, docker build with its 4 auto labels and a
+            temp tag, docker tag + docker push per tag (docker.go; its purge runs nothing)
+  plugin-1  registry-push, same 2 tags to registry A (+ OCI labels, policy scan, digest read-back)
+  cli-3 / dd-3 / plugin-3   the same to A, B and a third endpoint (cli and dd push one after another,
+            the plugin pushes the targets in parallel)
 
 The third endpoint is registry A behind tests/doubles/fault_proxy.py with no faults (another host name, so
 the engine uploads every blob again, as it would to a third registry).
@@ -81,6 +83,33 @@ def run_cli(ws: Path, repo: str, dests: list[tuple[str, str]], cfg: Path) -> flo
     return took
 
 
+def run_dd(ws: Path, repo: str, dests: list[tuple[str, str]], cfg: Path) -> float:
+    """drone-docker's command sequence (docker.go): version, info, build with its auto labels and a temp
+    tag, then tag + push per tag; its purge runs nothing. Login is done up front (config file), as for cli."""
+    env = dict(os.environ, DOCKER_CONFIG=str(cfg), DOCKER_BUILDKIT="0")
+    t0 = time.perf_counter()
+    local = f"tagship-bench/{repo.replace('/', '_')}:{uuid.uuid4().hex[:12]}"
+    for cmd in (["docker", "version"], ["docker", "info"]):
+        subprocess.run(cmd, env=env, check=True, capture_output=True)
+    labels = [f"org.opencontainers.image.{k}={v}" for k, v in (
+        ("created", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())), ("revision", "0" * 40),
+        ("source", "https://git.example/x.git"), ("url", "https://git.example/x"))]
+    cmd = ["docker", "build", "--rm=true", "-f", str(ws / "Dockerfile"), "-t", local]
+    for label in labels:
+        cmd += ["--label", label]
+    built = subprocess.run(cmd + [str(ws)], env=env, capture_output=True, text=True)
+    if built.returncode != 0:
+        sys.exit(f"docker build failed: {built.stderr[-2000:]}")
+    for host, _ in dests:
+        for tag in ("1.0.0", "latest"):
+            subprocess.run(["docker", "tag", local, f"{host}/{repo}:{tag}"], env=env, check=True)
+            subprocess.run(["docker", "push", f"{host}/{repo}:{tag}"], env=env, check=True, capture_output=True)
+    took = time.perf_counter() - t0
+    refs = [local] + [f"{h}/{repo}:{t}" for h, _ in dests for t in ("1.0.0", "latest")]
+    subprocess.run(["docker", "image", "rm", "-f", *refs], capture_output=True)
+    return took
+
+
 def run_plugin(ws: Path, repo: str, dests: list[tuple[str, str]]) -> float:
     (first, pw), rest = dests[0], dests[1:]
     env = {"PATH": os.environ["PATH"], "HOME": str(ws), "DRONE_WORKSPACE": str(ws),
@@ -115,15 +144,18 @@ def main() -> None:
     cfg = Path(tempfile.mkdtemp(prefix="rp-bench-cfg-"))
     all3 = targets(proxy.address)
     login_cli(cfg, all3)
-    times: dict[str, list[float]] = {k: [] for k in ("cli-1", "plugin-1", "cli-3", "plugin-3")}
+    times: dict[str, list[float]] = {k: [] for k in ("cli-1", "dd-1", "plugin-1", "cli-3", "dd-3", "plugin-3")}
     try:
         for i in range(a.rounds):
             # alternate who goes first in each round, so neither always meets a warmer engine
-            order = ["cli-1", "plugin-1", "cli-3", "plugin-3"] if i % 2 == 0 else ["plugin-1", "cli-1", "plugin-3", "cli-3"]
+            order = ["cli-1", "dd-1", "plugin-1", "cli-3", "dd-3", "plugin-3"]
+            order = order if i % 2 == 0 else order[::-1]
             for name in order:
                 ws, repo = context(a.size_mb), f"rpbench{uuid.uuid4().hex[:8]}/app"
                 dests = all3[:1] if name.endswith("-1") else all3
-                took = run_cli(ws, repo, dests, cfg) if name.startswith("cli") else run_plugin(ws, repo, dests)
+                kind = name.split("-")[0]
+                took = (run_cli(ws, repo, dests, cfg) if kind == "cli" else run_dd(ws, repo, dests, cfg)
+                        if kind == "dd" else run_plugin(ws, repo, dests))
                 times[name].append(took)
                 print(f"round {i + 1} {name:9} {took:6.2f}s", flush=True)
                 subprocess.run(["rm", "-rf", str(ws)])
@@ -131,11 +163,13 @@ def main() -> None:
         proxy.stop()
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"\nregistry-push benchmark: {a.rounds} rounds, {a.size_mb} MB layer, 2 tags per target, median seconds")
-    print(f"{'scenario':34} {'plugin':>8} {'docker CLI':>11} {'plugin/CLI':>11}")
-    print(f"{'1 target (registry A)':34} {med['plugin-1']:8.2f} {med['cli-1']:11.2f} {med['plugin-1'] / med['cli-1']:11.2f}")
-    print(f"{'3 targets (A, B, A via proxy)':34} {med['plugin-3']:8.2f} {med['cli-3']:11.2f} {med['plugin-3'] / med['cli-3']:11.2f}")
-    print(f"{'3 targets / 1 target':34} {med['plugin-3'] / med['plugin-1']:8.2f} {med['cli-3'] / med['cli-1']:11.2f}")
-
+    print(f"{'scenario':30} {'plugin':>7} {'build&&push':>12} {'drone-docker':>13} {'plugin/b&&p':>12} "
+          f"{'plugin/dd':>10}")
+    for n, label in (("1", "1 target (registry A)"), ("3", "3 targets (A, B, A via proxy)")):
+        p, c, d = med[f"plugin-{n}"], med[f"cli-{n}"], med[f"dd-{n}"]
+        print(f"{label:30} {p:7.2f} {c:12.2f} {d:13.2f} {p / c:12.2f} {p / d:10.2f}")
+    print(f"{'3 targets / 1 target':30} {med['plugin-3'] / med['plugin-1']:7.2f} "
+          f"{med['cli-3'] / med['cli-1']:12.2f} {med['dd-3'] / med['dd-1']:13.2f}")
 
 if __name__ == "__main__":
     main()
