@@ -39,10 +39,13 @@ class RetryStats:
 
 
 def retrying(is_transient: Callable[[BaseException], bool], policy: RetryPolicy | None = None,
-             what: str = "request", stats: RetryStats | None = None) -> tenacity.Retrying:
+             what: str = "request", stats: RetryStats | None = None,
+             describe: Callable[[BaseException], str] | None = None) -> tenacity.Retrying:
     """A tenacity ``Retrying`` with the kit's policy; use as ``for attempt in retrying(...): with attempt:``
-    or call ``retrying(...)(fn, *args)``. The last error is re-raised as it was."""
+    or call ``retrying(...)(fn, *args)``. The last error is re-raised as it was. ``describe`` turns an error
+    into the text of the retry warning (default: its type and first line)."""
     policy = policy or RetryPolicy()
+    describe = describe or _describe
 
     def before_sleep(state: tenacity.RetryCallState) -> None:
         if stats is not None:
@@ -50,7 +53,7 @@ def retrying(is_transient: Callable[[BaseException], bool], policy: RetryPolicy 
         exc = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0
         log.warn(f"{what} failed (attempt {state.attempt_number}/{policy.attempts}), retrying in "
-                 f"{wait:.1f}s: {mask(_describe(exc))}")
+                 f"{wait:.1f}s: {mask(describe(exc) if exc is not None else 'no error')}")
 
     return tenacity.Retrying(
         stop=tenacity.stop_after_attempt(policy.attempts) | tenacity.stop_after_delay(policy.deadline),
@@ -64,8 +67,8 @@ def retrying(is_transient: Callable[[BaseException], bool], policy: RetryPolicy 
 
 def call(fn: Callable[..., T], *args: Any, is_transient: Callable[[BaseException], bool],
          policy: RetryPolicy | None = None, what: str = "request", stats: RetryStats | None = None,
-         **kwargs: Any) -> T:
-    return retrying(is_transient, policy, what, stats)(fn, *args, **kwargs)
+         describe: Callable[[BaseException], str] | None = None, **kwargs: Any) -> T:
+    return retrying(is_transient, policy, what, stats, describe)(fn, *args, **kwargs)
 
 
 def _describe(exc: BaseException | None) -> str:
