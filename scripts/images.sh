@@ -47,6 +47,9 @@ done
 
 # ------------------------------------------------------------ wheelhouse
 mkdir -p "$WH/req" "$WH/deps" "$WH/tagship"
+# one build at a time (the demo and the e2e test may both call this)
+exec 9>"$WH/.lock"
+flock -w 900 9 || die "another images.sh holds $WH/.lock"
 "$PY" - "$WH/req" <<'PYEOF'
 import pathlib, re, sys, tomllib
 proj = tomllib.load(open("pyproject.toml", "rb"))["project"]
