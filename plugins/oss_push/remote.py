@@ -142,7 +142,8 @@ class Remote:
                 self.by_op[op] = self.by_op.get(op, 0) + 1
             return fn(*args, **kwargs)
 
-        return call(attempt, is_transient=is_transient, policy=self.policy, what=what, stats=self.stats)
+        return call(attempt, is_transient=is_transient, policy=self.policy, what=what, stats=self.stats,
+                    describe=describe)
 
     def check_crc(self, result: Any, what: str) -> None:
         if self.settings.verify and getattr(result, "crc", None) is None:
