@@ -13,10 +13,12 @@ Scenarios (median of --rounds):
   cli-3 / dd-3 / plugin-3   the same to A, B and a third endpoint (cli and dd push one after another,
             the plugin pushes the targets in parallel)
 
-The third endpoint is registry A behind tests/doubles/fault_proxy.py with no faults (another host name, so
-the engine uploads every blob again, as it would to a third registry).
+The third target is a third docker-registry (TLS, htpasswd) the benchmark starts on a free port and removes.
 
-    .venv/bin/python bench/bench_registry_push.py [--rounds 3] [--size-mb 24]
+    .venv/bin/python bench/bench_registry_push.py [--rounds 3] [--size-mb 24] [--latency-ms 0]
+
+With ``--latency-ms N`` every target (A, B and the third) is reached through a proxy that delays each request
+by N ms: registries in another region, where a push is bound by round trips rather than by the CPU.
 """
 
 from __future__ import annotations
@@ -52,6 +54,36 @@ def testbed() -> dict[str, str]:
 TB = testbed()
 
 
+def third_registry(tls: Path) -> tuple[subprocess.Popen, str, Path]:
+    """A third real registry (docker-registry, TLS, the same htpasswd as registry A) on a free port."""
+    import socket
+    import textwrap
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    root = Path(tempfile.mkdtemp(prefix="rp-bench-reg-"))
+    htpasswd = Path(TB["TAGSHIP_TESTBED_DIR"]) / "registry-a" / "htpasswd"
+    (root / "config.yml").write_text(textwrap.dedent(f"""\
+        version: 0.1
+        log: {{level: error}}
+        storage: {{filesystem: {{rootdirectory: {root}/data}}, cache: {{blobdescriptor: inmemory}}}}
+        http: {{addr: 127.0.0.1:{port}, tls: {{certificate: {tls}/server.crt, key: {tls}/server.key}}}}
+        auth: {{htpasswd: {{realm: rp-bench, path: {htpasswd}}}}}
+        """))
+    proc = subprocess.Popen(["docker-registry", "serve", str(root / "config.yml")], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    import requests
+
+    for _ in range(100):
+        try:
+            if requests.get(f"https://127.0.0.1:{port}/v2/", verify=str(tls / "ca.crt"), timeout=1).status_code == 401:
+                break
+        except requests.RequestException:
+            time.sleep(0.1)
+    return proc, f"127.0.0.1:{port}", root
+
+
 def context(size_mb: int) -> Path:
     ws = Path(tempfile.mkdtemp(prefix="rp-bench-"))
     (ws / "Dockerfile").write_text(f"FROM {TB['TAGSHIP_BUSYBOX_IMAGE']}\nCOPY blob.bin /data/blob.bin\n"
@@ -60,10 +92,10 @@ def context(size_mb: int) -> Path:
     return ws
 
 
-def targets(proxy: str) -> list[tuple[str, str]]:
+def targets(third: str) -> list[tuple[str, str]]:
     return [(TB["TAGSHIP_REGISTRY"], TB["TAGSHIP_REGISTRY_PASSWORD"]),
             (TB["TAGSHIP_REGISTRY2"], TB["TAGSHIP_REGISTRY2_PASSWORD"]),
-            (proxy, TB["TAGSHIP_REGISTRY_PASSWORD"])]
+            (third, TB["TAGSHIP_REGISTRY_PASSWORD"])]
 
 
 def run_cli(ws: Path, repo: str, dests: list[tuple[str, str]], cfg: Path) -> float:
@@ -76,7 +108,10 @@ def run_cli(ws: Path, repo: str, dests: list[tuple[str, str]], cfg: Path) -> flo
     for host, _ in dests:
         for tag in ("1.0.0", "latest"):
             subprocess.run(["docker", "tag", local, f"{host}/{repo}:{tag}"], env=env, check=True)
-            subprocess.run(["docker", "push", "-q", f"{host}/{repo}:{tag}"], env=env, check=True, capture_output=True)
+            pushed = subprocess.run(["docker", "push", "-q", f"{host}/{repo}:{tag}"], env=env, capture_output=True,
+                                    text=True)
+            if pushed.returncode != 0:
+                sys.exit(f"docker push failed: {pushed.stderr[-2000:]}")
     took = time.perf_counter() - t0
     refs = [local] + [f"{h}/{repo}:{t}" for h, _ in dests for t in ("1.0.0", "latest")]
     subprocess.run(["docker", "image", "rm", "-f", *refs], capture_output=True)
@@ -103,7 +138,9 @@ def run_dd(ws: Path, repo: str, dests: list[tuple[str, str]], cfg: Path) -> floa
     for host, _ in dests:
         for tag in ("1.0.0", "latest"):
             subprocess.run(["docker", "tag", local, f"{host}/{repo}:{tag}"], env=env, check=True)
-            subprocess.run(["docker", "push", f"{host}/{repo}:{tag}"], env=env, check=True, capture_output=True)
+            pushed = subprocess.run(["docker", "push", f"{host}/{repo}:{tag}"], env=env, capture_output=True, text=True)
+            if pushed.returncode != 0:
+                sys.exit(f"docker push failed: {pushed.stderr[-2000:]}")
     took = time.perf_counter() - t0
     refs = [local] + [f"{h}/{repo}:{t}" for h, _ in dests for t in ("1.0.0", "latest")]
     subprocess.run(["docker", "image", "rm", "-f", *refs], capture_output=True)
@@ -137,12 +174,23 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--size-mb", type=int, default=24)
+    ap.add_argument("--latency-ms", type=int, default=0,
+                    help="reach every registry through a proxy adding this delay to each request (a far region)")
     a = ap.parse_args()
     tls = Path(TB["TAGSHIP_TESTBED_DIR"]) / "tls"
-    proxy = FaultProxy(TB["TAGSHIP_REGISTRY"], ca=str(tls / "ca.crt"), cert=str(tls / "server.crt"),
-                       key=str(tls / "server.key"), blob_fail_rate=0.0).start()
+
+    def proxy_to(upstream: str, latency: float) -> FaultProxy:
+        return FaultProxy(upstream, ca=str(tls / "ca.crt"), cert=str(tls / "server.crt"),
+                          key=str(tls / "server.key"), blob_fail_rate=0.0, latency=latency).start()
+
+    reg_c, third, reg_root = third_registry(tls)
+    all3 = targets(third)
+    proxies: list[FaultProxy] = []
+    if a.latency_ms:
+        # every registry far away: each reached through its own proxy that delays every request
+        proxies = [proxy_to(host, a.latency_ms / 1000) for host, _ in all3]
+        all3 = [(p.address, pw) for p, (_, pw) in zip(proxies, all3)]
     cfg = Path(tempfile.mkdtemp(prefix="rp-bench-cfg-"))
-    all3 = targets(proxy.address)
     login_cli(cfg, all3)
     times: dict[str, list[float]] = {k: [] for k in ("cli-1", "dd-1", "plugin-1", "cli-3", "dd-3", "plugin-3")}
     try:
@@ -160,12 +208,18 @@ def main() -> None:
                 print(f"round {i + 1} {name:9} {took:6.2f}s", flush=True)
                 subprocess.run(["rm", "-rf", str(ws)])
     finally:
-        proxy.stop()
+        for proxy in proxies:
+            proxy.stop()
+        reg_c.terminate()
+        reg_c.wait(timeout=10)
+        subprocess.run(["rm", "-rf", str(reg_root)])
     med = {k: statistics.median(v) for k, v in times.items()}
-    print(f"\nregistry-push benchmark: {a.rounds} rounds, {a.size_mb} MB layer, 2 tags per target, median seconds")
+    where = f"every request +{a.latency_ms} ms" if a.latency_ms else "loopback"
+    print(f"\nregistry-push benchmark: {a.rounds} rounds, {a.size_mb} MB layer, 2 tags per target, {where}, "
+          "median seconds")
     print(f"{'scenario':30} {'plugin':>7} {'build&&push':>12} {'drone-docker':>13} {'plugin/b&&p':>12} "
           f"{'plugin/dd':>10}")
-    for n, label in (("1", "1 target (registry A)"), ("3", "3 targets (A, B, A via proxy)")):
+    for n, label in (("1", "1 target (registry A)"), ("3", "3 targets (A, B, C)")):
         p, c, d = med[f"plugin-{n}"], med[f"cli-{n}"], med[f"dd-{n}"]
         print(f"{label:30} {p:7.2f} {c:12.2f} {d:13.2f} {p / c:12.2f} {p / d:10.2f}")
     print(f"{'3 targets / 1 target':30} {med['plugin-3'] / med['plugin-1']:7.2f} "

@@ -1,7 +1,8 @@
 """An HTTPS fault proxy in front of a real registry: forwards every request, and fails a chosen fraction of
 blob uploads with ``503`` — at the final ``PUT /v2/<name>/blobs/uploads/<id>?digest=…`` that commits the blob,
 after the data was sent, which is what a busy registry or a flaky load balancer does. It can also fail the
-first N manifest PUTs (the engine does not retry those itself, so the plugin's own retry must).
+first N manifest PUTs (the engine does not retry those itself, so the plugin's own retry must), and add a fixed
+delay to every request (``latency``: a registry in another region, for benchmarks).
 
 The ``Host`` header is passed through unchanged, so the registry's ``Location`` headers point back at the
 proxy and the whole upload protocol goes through it. Faults are drawn from a seeded RNG: a run is repeatable
@@ -22,6 +23,7 @@ import random
 import re
 import ssl
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -69,6 +71,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         body = self._body()
+        if self.server.proxy.latency:
+            time.sleep(self.server.proxy.latency)   # a round trip to a registry far away
         if self._fault():
             msg = b"fault proxy: injected 503\n"
             self.send_response(503, "Service Unavailable")
@@ -119,13 +123,15 @@ class _Server(ThreadingHTTPServer):
 
 class FaultProxy:
     def __init__(self, upstream: str, *, ca: str, cert: str, key: str, blob_fail_rate: float = 0.2,
-                 fail_manifest_puts: int = 0, seed: int = 7, host: str = "127.0.0.1", port: int = 0):
+                 fail_manifest_puts: int = 0, seed: int = 7, host: str = "127.0.0.1", port: int = 0,
+                 latency: float = 0.0):
         self.upstream_host, _, port_s = upstream.partition(":")
         self.upstream_port = int(port_s or 443)
         self.client_ctx = ssl.create_default_context(cafile=ca)
         self.server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.server_ctx.load_cert_chain(cert, key)
         self.blob_fail_rate = blob_fail_rate
+        self.latency = latency
         self.manifest_failures_left = fail_manifest_puts
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
@@ -153,7 +159,6 @@ class FaultProxy:
 if __name__ == "__main__":
     import argparse
     import os
-    import time
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("upstream")
