@@ -26,12 +26,6 @@ def md5_file(path: str) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
-def gzip_bytes(path: str) -> bytes:
-    """Deterministic gzip (mtime 0, no file name), so the same input gives the same MD5 on every run."""
-    with open(path, "rb") as fh:
-        return gzip.compress(fh.read(), compresslevel=9, mtime=0)
-
-
 def walk(root: Path) -> list[tuple[str, str]]:
     """(rel, absolute path) of regular files under root. Directory symlinks are not followed; a file
     symlink is followed only when it points inside root (so a link cannot publish /etc/passwd)."""
@@ -72,14 +66,18 @@ def scan(settings: Settings, root: Path, payloads: dict[str, bytes]) -> list[pla
         rel, full, key = item
         size, md5 = os.path.getsize(full), ""   # hashed later, only where needed (see ensure_md5)
         gzipped = False
+        source_md5 = ""
         if gz and gz.match(rel) and size < settings.multipart_threshold:
-            data = gzip_bytes(full)
+            raw = Path(full).read_bytes()
+            data = gzip.compress(raw, compresslevel=9, mtime=0)   # deterministic: no time, no name
             if len(data) < size:
                 gzipped, size, md5 = True, len(data), hashlib.md5(data).hexdigest()
+                source_md5 = hashlib.md5(raw).hexdigest()
                 payloads[key] = data
         headers = plan.headers_for(rel, settings.headers, defaults=settings.default_headers, gzipped=gzipped,
                                    acl=settings.acl, storage_class=settings.storage_class)
         return plan.LocalFile(rel=rel, key=key, path=full, size=size, md5=md5, headers=headers, gzipped=gzipped,
+                              source_md5=source_md5,
                               multipart=size >= settings.multipart_threshold)
 
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:

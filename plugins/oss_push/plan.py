@@ -179,6 +179,7 @@ class LocalFile:
     headers: dict[str, str]
     gzipped: bool = False
     multipart: bool = False
+    source_md5: str = ""      # gzipped: MD5 of the uncompressed file (another zlib may compress differently)
 
     @property
     def digest(self) -> str:
@@ -260,6 +261,8 @@ def diff(local: Sequence[LocalFile], remote: dict[str, RemoteObject], *, manifes
             continue
         same_bytes = r.size == f.size and r.md5 is not None and r.md5 == f.md5
         entry = manifest_entry(r, manifest_files)
+        if not same_bytes and f.gzipped and entry and entry.get("src") == f.source_md5:
+            same_bytes = True   # the same file, gzipped by another zlib: what is stored is still right
         same_headers = entry is None or entry.get("h") in (None, f.digest)
         if same_bytes and same_headers:
             plan.skip.append(f)
@@ -292,8 +295,12 @@ def batches(items: Sequence[str], size: int = DELETE_BATCH) -> list[list[str]]:
 
 
 def manifest_files(local: Iterable[LocalFile], etags: dict[str, str]) -> dict[str, dict]:
-    return {f.key: {"size": f.size, "md5": f.md5, "etag": etags.get(f.key, f.md5.upper()), "h": f.digest}
-            for f in sorted(local, key=lambda f: f.key)}
+    out = {}
+    for f in sorted(local, key=lambda f: f.key):
+        out[f.key] = {"size": f.size, "md5": f.md5, "etag": etags.get(f.key, f.md5.upper()), "h": f.digest}
+        if f.source_md5:
+            out[f.key]["src"] = f.source_md5
+    return out
 
 
 def manifest_up_to_date(old: dict | None, files: dict[str, dict]) -> bool:

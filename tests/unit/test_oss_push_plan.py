@@ -167,3 +167,13 @@ def test_cdn_batches():
     req = cdn.build_request(s.model_copy(update={"cdn_endpoint": "http://127.0.0.1:9"}), calls[0])
     assert (req.get_domain(), req.get_protocol_type(), req.get_action_name(), req.get_version()) == \
         ("127.0.0.1:9", "http", "RefreshObjectCaches", "2018-05-10")
+
+
+def test_gzipped_file_from_another_zlib_is_still_a_skip():
+    f = LocalFile(rel="a.js", key="d/a.js", path="/src/a.js", size=90, md5="b" * 32, headers={}, gzipped=True,
+                  source_md5="c" * 32)
+    stored = remote("a.js", md5="e" * 32, size=95)                     # compressed elsewhere: other bytes
+    old = {"d/a.js": {"md5": "e" * 32, "etag": "E" * 32, "src": "c" * 32, "h": f.digest}}
+    assert [x.key for x in plan.diff([f], {"d/a.js": stored}, manifest_files=old).skip] == ["d/a.js"]
+    other = {"d/a.js": dict(old["d/a.js"], src="f" * 32)}               # the source changed: a real conflict
+    assert [x.key for x, _ in plan.diff([f], {"d/a.js": stored}, manifest_files=other).conflict] == ["d/a.js"]
