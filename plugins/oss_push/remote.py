@@ -67,9 +67,11 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, oss2.exceptions.OssError):
         return exc.status >= 500 or exc.status == 429 or \
             exc.code in ("TotalQpsLimitExceeded", "SlowDown", "RequestTimeout")
+    import urllib3
+
     return isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
                             requests.exceptions.ChunkedEncodingError, http.client.IncompleteRead,
-                            ConnectionError, socket.timeout, TimeoutError))
+                            urllib3.exceptions.HTTPError, ConnectionError, socket.timeout, TimeoutError))
 
 
 def describe(exc: BaseException) -> str:

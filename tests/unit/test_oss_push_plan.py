@@ -177,3 +177,4 @@ def test_gzipped_file_from_another_zlib_is_still_a_skip():
     assert [x.key for x in plan.diff([f], {"d/a.js": stored}, manifest_files=old).skip] == ["d/a.js"]
     other = {"d/a.js": dict(old["d/a.js"], src="f" * 32)}               # the source changed: a real conflict
     assert [x.key for x, _ in plan.diff([f], {"d/a.js": stored}, manifest_files=other).conflict] == ["d/a.js"]
+
