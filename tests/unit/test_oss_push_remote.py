@@ -1,5 +1,6 @@
 """Which failures oss-push retries (connection, CRC, 5xx, throttling) and which it never does (4xx)."""
 
+
 def test_what_is_retried():
     import oss2
     import urllib3
