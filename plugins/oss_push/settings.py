@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ByteSize, ConfigDict, SecretStr, field_validator, model_validator
 
-from tagship.settings import JsonList, Kind, PluginSettings, StrList, StrMap, setting
+from tagship.settings import Duration, JsonList, Kind, PluginSettings, StrList, StrMap, setting
 
 Size = Annotated[ByteSize, Kind("size")]
 
@@ -79,7 +79,7 @@ class Settings(PluginSettings):
     max_retries: int = setting(5, help="Retries per request on transient errors (connection, timeout, 5xx, "
                                        "throttling, CRC mismatch); 4xx are never retried.", ge=0, le=20)
     max_qps: float = setting(0, help="Cap on requests per second across all threads (0 = no cap).", ge=0)
-    timeout: float = setting(60, help="Connect timeout per request in seconds.", gt=0)
+    timeout: Duration = setting("60s", help="Connect timeout per request (90s, 2m or seconds).", gt=0)
     overwrite: bool = setting(False, help="Replace existing objects whose content differs. When false, such "
                                           "an object is an error and uploads use x-oss-forbid-overwrite.")
     delete: bool = setting(False, help="Delete objects under dest that are not in source, after every upload "
