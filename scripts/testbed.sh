@@ -31,6 +31,15 @@ T0=${EPOCHREALTIME/[.,]/}
 say() { local d=$(( (${EPOCHREALTIME/[.,]/} - T0) / 100000 )); printf '[testbed %3d.%ds] %s\n' $((d / 10)) $((d % 10)) "$*"; }
 die() { printf '[testbed] ERROR: %s\n' "$*" >&2; exit 1; }
 have() { command -v "$1" >/dev/null 2>&1; }
+# Start a long-lived process detached from us: own session, no inherited fds (a CI log pipe or our
+# lock must not stay open in it). Prints its pid.
+daemon() {
+  local log=$1; shift
+  ( local f n
+    for f in /proc/$BASHPID/fd/*; do n=${f##*/}; [[ $n -gt 2 ]] && eval "exec $n>&-"; done 2>/dev/null
+    exec setsid nohup "$@" >"$log" 2>&1 </dev/null ) &
+  echo $!
+}
 
 # ---------------------------------------------------------------- packages
 missing_packages() {
@@ -65,8 +74,7 @@ ensure_dockerd() {
     say "dockerd is running but not answering yet; waiting"
   else
     say "starting dockerd (log: $TB/dockerd.log)"
-    setsid nohup dockerd >"$TB/dockerd.log" 2>&1 </dev/null &
-    echo $! >"$TB/dockerd.pid"
+    daemon "$TB/dockerd.log" dockerd >"$TB/dockerd.pid"
   fi
   local i
   for i in $(seq 1 120); do
@@ -201,8 +209,7 @@ ensure_registry() {
     die "port $port is taken by something that is not this test bed's registry $name"
   fi
   say "starting registry $name on 127.0.0.1:$port (TLS, htpasswd)"
-  setsid nohup docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 </dev/null &
-  echo $! >"$dir/pid"
+  daemon "$dir/registry.log" docker-registry serve "$dir/config.yml" >"$dir/pid"
   local i code
   for i in $(seq 1 100); do
     code=$(reg_probe "$port" "$pw")
