@@ -10,7 +10,7 @@ import mimetypes
 import posixpath
 import re
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from .settings import MANIFEST_NAME, HeaderRule
 
@@ -249,7 +249,10 @@ def needs_head(local: Iterable[LocalFile], remote: dict[str, RemoteObject], mani
 
 
 def diff(local: Sequence[LocalFile], remote: dict[str, RemoteObject], *, manifest_files: dict | None = None,
-         overwrite: bool = False, delete: bool = False, manifest_key: str = "") -> Plan:
+         overwrite: bool = False, delete: bool = False, manifest_key: str = "", dest: str = "",
+         in_scope: Callable[[str], bool] = lambda rel: True) -> Plan:
+    """Sort every file into upload/replace/skip/conflict. Remote keys not in source are deleted (``delete``)
+    only when ``in_scope`` (include/exclude) would have published them: an excluded path is never deleted."""
     manifest_files = manifest_files or {}
     plan = Plan()
     seen = set()
@@ -276,7 +279,8 @@ def diff(local: Sequence[LocalFile], remote: dict[str, RemoteObject], *, manifes
             plan.conflict.append((f, why))
     extra = sorted(k for k in remote if k not in seen and k != manifest_key)
     if delete:
-        plan.delete = extra
+        plan.delete = [k for k in extra if in_scope(relative(dest, k))]
+        plan.keep = [k for k in extra if not in_scope(relative(dest, k))]
     else:
         plan.keep = extra
     return plan

@@ -94,8 +94,10 @@ def _publish(settings: Settings, run: Any, rem: Any, files: list[plan.LocalFile]
     except remote_mod.oss2.exceptions.OssError as exc:
         raise remote_mod.fail(f"listing oss://{settings.bucket}/{prefix}", exc) from None
 
+    include, exclude = plan.Globs(settings.include), plan.Globs(settings.exclude)
     p = plan.diff(files, remote, manifest_files=old_files, overwrite=settings.overwrite, delete=settings.delete,
-                  manifest_key=settings.manifest_key)
+                  manifest_key=settings.manifest_key, dest=settings.dest,
+                  in_scope=lambda rel: plan.selected(rel, include, exclude))
     _print_plan(p, settings.dry_run or settings.debug)
     result["skipped"] = len(p.skip)
     if p.conflict:

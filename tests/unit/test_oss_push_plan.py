@@ -178,3 +178,10 @@ def test_gzipped_file_from_another_zlib_is_still_a_skip():
     other = {"d/a.js": dict(old["d/a.js"], src="f" * 32)}               # the source changed: a real conflict
     assert [x.key for x, _ in plan.diff([f], {"d/a.js": stored}, manifest_files=other).conflict] == ["d/a.js"]
 
+
+
+def test_delete_never_touches_what_include_exclude_leave_out():
+    remotes = {r.key: r for r in (remote("a.js"), remote("old.js"), remote("img/logo.png"), remote(".git/HEAD"))}
+    scope = lambda rel: plan.selected(rel, plan.Globs(["*.js"]), plan.Globs([]))  # noqa: E731
+    p = plan.diff([lf("a.js")], remotes, delete=True, dest="d", in_scope=scope)
+    assert p.delete == ["d/old.js"] and p.keep == ["d/.git/HEAD", "d/img/logo.png"]
