@@ -112,7 +112,10 @@ ensure_certs() {
   fi
   # a directory holding only the CA: for skopeo --cert-dir and the like
   cmp -s "$d/ca.crt" "$TB/certs/ca.crt" || cp "$d/ca.crt" "$TB/certs/ca.crt"
-  local hp
+}
+
+trust_ca() {  # after the registries are ours and up: never repoint dockerd at a CA another bed is using
+  local d="$TB/tls" hp
   for hp in localhost:$REG_A_PORT 127.0.0.1:$REG_A_PORT localhost:$REG_B_PORT 127.0.0.1:$REG_B_PORT; do
     if ! cmp -s "$d/ca.crt" "/etc/docker/certs.d/$hp/ca.crt"; then
       mkdir -p "/etc/docker/certs.d/$hp"
@@ -206,7 +209,7 @@ ensure_registry() {
     say "registry $name: config changed or not answering; restarting"
     reg_stop "$name"
   elif [[ "$(reg_probe "$port")" != 000 ]]; then
-    die "port $port is taken by something that is not this test bed's registry $name"
+    die "port $port is taken by something that is not this test bed's registry $name (another checkout's bed? share it: TAGSHIP_TESTBED_DIR=<its .testbed>)"
   fi
   say "starting registry $name on 127.0.0.1:$port (TLS, htpasswd)"
   daemon "$dir/registry.log" docker-registry serve "$dir/config.yml" >"$dir/pid"
@@ -318,6 +321,7 @@ cmd_up() {
   ensure_credentials
   ensure_registry a $REG_A_PORT "$REG_A_PASSWORD"
   ensure_registry b $REG_B_PORT "$REG_B_PASSWORD"
+  trust_ca
   ensure_busybox_image
   ensure_python_base_image
   write_env
