@@ -25,6 +25,7 @@ from .plan import LocalFile
 from .remote import Remote
 
 CHECKPOINT_DIR = Path(".tagship") / "oss-checkpoints"
+MAX_PARTS = 10_000
 
 
 @dataclass
@@ -101,11 +102,12 @@ def prepare(remote: Remote, workspace: Path, f: LocalFile, forbid: bool) -> Job:
     headers["x-oss-meta-md5"] = f.md5
     if forbid:
         headers["x-oss-forbid-overwrite"] = "true"
-    saved = _load(remote, path, f, int(s.part_size))
+    part_size = max(int(s.part_size), -(-f.size // MAX_PARTS))   # OSS takes at most 10,000 parts
+    saved = _load(remote, path, f, part_size)
     if saved:
         try:
             listed = _list_parts(remote, f.key, saved["upload_id"])
-            job = Job(f, s.bucket, saved["upload_id"], int(s.part_size), path, headers)
+            job = Job(f, s.bucket, saved["upload_id"], part_size, path, headers)
             for n, p in saved["parts"].items():
                 if listed.get(int(n)) == p["etag"]:
                     job.parts[int(n)] = p
@@ -118,7 +120,7 @@ def prepare(remote: Remote, workspace: Path, f: LocalFile, forbid: bool) -> Job:
     init_headers = {k: v for k, v in headers.items() if k != "Content-MD5"}
     result = remote.request("InitiateMultipartUpload", f"start multipart {f.key}",
                             remote.bucket.init_multipart_upload, f.key, headers=init_headers)
-    job = Job(f, s.bucket, result.upload_id, int(s.part_size), path, headers)
+    job = Job(f, s.bucket, result.upload_id, part_size, path, headers)
     job.save()
     return job
 
