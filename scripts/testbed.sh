@@ -18,10 +18,11 @@ TB="${TAGSHIP_TESTBED_DIR:-$ROOT/.testbed}"
 PACKAGES=(docker.io docker-registry skopeo busybox-static debootstrap apache2-utils openssl curl git
           ca-certificates xz-utils debian-archive-keyring iptables)
 REG_USER=tagship
-REG_A_PORT=5443
-REG_B_PORT=5444
-BUSYBOX_IMAGE=tagship/busybox:latest
-PYBASE_IMAGE=tagship/python-base:latest
+# Overridable for a second, separate bed on one machine (tests and measurements); defaults are the contract.
+REG_A_PORT=${TAGSHIP_REGISTRY_PORT:-5443}
+REG_B_PORT=${TAGSHIP_REGISTRY2_PORT:-5444}
+BUSYBOX_IMAGE=${TAGSHIP_BUSYBOX_IMAGE:-tagship/busybox:latest}
+PYBASE_IMAGE=${TAGSHIP_PYTHON_BASE_IMAGE:-tagship/python-base:latest}
 # Bump when the recipe of a base image changes: `up` rebuilds images whose label differs.
 BUSYBOX_RECIPE=busybox-1
 PYBASE_RECIPE=python-base-1
@@ -42,12 +43,11 @@ daemon() {
 }
 
 # ---------------------------------------------------------------- packages
-missing_packages() {
-  local p st
-  for p in "${PACKAGES[@]}"; do
-    st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-    [[ "$st" == "install ok installed" ]] || echo "$p"
-  done
+missing_packages() {  # one dpkg-query for all (a package dpkg never heard of prints nothing)
+  local installed
+  installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${PACKAGES[@]}" 2>/dev/null \
+              | awk '$NF == "installed" && $(NF-1) == "ok" {print $1}' || true)
+  local p; for p in "${PACKAGES[@]}"; do grep -qx "$p" <<<"$installed" || echo "$p"; done
 }
 
 ensure_packages() {
@@ -176,7 +176,12 @@ EOF
   mv "$dir/config.yml.new" "$dir/config.yml"; return 0
 }
 
-reg_pid() { local f="$TB/registry-$1/pid"; [[ -s $f ]] && kill -0 "$(cat "$f")" 2>/dev/null && cat "$f"; }
+reg_pid() {  # the pid of our registry <name> if it runs (checked by its command line, not just the number)
+  local f="$TB/registry-$1/pid" pid
+  [[ -s $f ]] || return 1
+  pid=$(cat "$f")
+  grep -qaF "$TB/registry-$1/config.yml" "/proc/$pid/cmdline" 2>/dev/null && echo "$pid"
+}
 
 # HTTP status of GET /v2/ with (auth=1) or without credentials
 reg_probe() {
@@ -276,6 +281,7 @@ ensure_python_base_image() {
   debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
       "$suite" "$r" "$mirror" >"$TB/debootstrap.log" 2>&1 \
     || { tail -20 "$TB/debootstrap.log" >&2; die "debootstrap failed"; }
+  say "debootstrap done; importing"
   rm -rf "$r"/var/cache/apt/archives/*.deb "$r"/var/lib/apt/lists/* "$r"/tmp/*
   chroot "$r" /usr/sbin/groupadd -g 1000 worker 2>/dev/null || true
   chroot "$r" /usr/sbin/useradd -m -u 1000 -g 1000 -s /bin/sh worker 2>/dev/null || true
@@ -332,8 +338,7 @@ cmd_down() {
   mkdir -p "$TB"
   exec 9>"$TB/.lock"
   flock -w 900 9 || die "another 'testbed.sh up/down' holds $TB/.lock"
-  reg_stop a
-  reg_stop b
+  reg_stop a & reg_stop b & wait
   if [[ "${1:-}" == --all ]]; then
     if [[ "$(swarm_state)" == active ]]; then say "leaving swarm"; docker swarm leave --force >/dev/null; fi
     local pid=""
