@@ -27,6 +27,7 @@ class Status:
     running: int
     desired: int
     message: str = ""
+    all_running: bool = False   # every slot runs the new spec (swarm may still be in its own monitor period)
 
 
 def _terminal(state: str) -> bool:
@@ -63,11 +64,11 @@ def evaluate(service: Mapping[str, Any], tasks: Iterable[Mapping[str, Any]], dow
     if failed >= FAILED_TASKS_LIMIT and running < desired:
         return Status("failed", running, desired, f"{failed} tasks of the new spec failed: {last_err}".rstrip(": "))
     if running >= desired and ustate not in ("updating", "rollback_started"):
-        return Status("converged", running, desired)
+        return Status("converged", running, desired, all_running=True)
     note = f"swarm is {ustate.replace('_', ' ')}" if ustate else ""
     if last_err:
         note = f"{note}; last task error: {last_err}".lstrip("; ")
-    return Status("progress", running, desired, note)
+    return Status("progress", running, desired, note, all_running=running >= desired)
 
 
 Fetch = Callable[[str], "tuple[Mapping[str, Any], list[Mapping[str, Any]]]"]
@@ -76,7 +77,10 @@ Fetch = Callable[[str], "tuple[Mapping[str, Any], list[Mapping[str, Any]]]"]
 def wait_for(names: list[str], fetch: Fetch, nodes: Callable[[], "tuple[set[str], int]"], deadline: float,
              monitor: float, poll: float, report: Callable[[str], None],
              clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> Outcome:
-    """Poll until every service in ``names`` converged and stayed so for ``monitor`` seconds.
+    """Poll until every service in ``names`` converged and all its slots ran for ``monitor`` seconds.
+
+    The window starts when every slot runs the new spec, even while swarm still watches the update in its own
+    ``update_config.monitor`` period (so the two windows overlap); it ends only once swarm says completed.
 
     Returns an Outcome (converged / failed / timeout) with a ServiceOutcome per service; the first failure
     stops the wait (the core then rolls back everything touched).
@@ -103,9 +107,9 @@ def wait_for(names: list[str], fetch: Fetch, nodes: Callable[[], "tuple[set[str]
             if st.state == "failed":
                 return _outcome("failed", f"{name}: {st.message}", last, since, names, clock() - start)
         now = clock()
-        if all(last[n].state == "converged" for n in names):
+        if all(last[n].all_running for n in names):
             stable_since = stable_since if stable_since is not None else now
-            if now - stable_since >= monitor:
+            if now - stable_since >= monitor and all(last[n].state == "converged" for n in names):
                 return _outcome("converged", "", last, since, names, now - start)
         else:
             stable_since = None

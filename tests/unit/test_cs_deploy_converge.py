@@ -97,3 +97,15 @@ def test_deadline_is_a_timeout_naming_the_service():
     out, now, _ = run_wait([0], deadline=5.0)
     assert out.state == "timeout" and not out.ok and "web" in out.message and now == 5.0
     assert out.services["web"].state == "timeout"
+
+
+def test_window_overlaps_swarms_own_monitor_but_ends_only_when_swarm_completed():
+    clock = Clock()
+    states = iter(["updating", "updating", "updating", "updating", "completed"])
+
+    def fetch(name):
+        return svc(1, next(states, "completed")), [task(1)]
+
+    out = converge.wait_for(["web"], fetch, lambda: (set(), 1), 100.0, 2.0, 1.0, lambda line: None,
+                            clock=clock, sleep=clock.sleep)
+    assert out.state == "converged" and clock.now == 4.0   # not 4 + 2: the window ran during "updating"
