@@ -68,22 +68,10 @@ configs:
 """
 
 
-def _env_file(testbed) -> dict[str, str]:
-    """The test bed's contract: .testbed/env (scripts/testbed.sh writes it)."""
-    root = Path(os.environ.get("TAGSHIP_TESTBED_DIR") or Path(__file__).resolve().parents[2] / ".testbed")
-    out = {}
-    for line in (root / "env").read_text().splitlines():
-        if line.startswith("export ") and "=" in line:
-            key, _, value = line[len("export "):].partition("=")
-            out[key] = value.strip().strip("'\"")
-    return out
-
-
 @pytest.fixture(scope="module")
 def images(testbed, swarm, docker_client, busybox_image, tmp_path_factory):
     """app:1, app:2 (healthy), app:bad (its healthcheck fails), pushed to the test bed's registry."""
-    env = _env_file(testbed)
-    registry, user, password = env["TAGSHIP_REGISTRY"], env["TAGSHIP_REGISTRY_USER"], env["TAGSHIP_REGISTRY_PASSWORD"]
+    registry, user, password = testbed.registry, testbed.user, testbed.password
     repo = f"{registry}/csdtest-{uuid.uuid4().hex[:8]}/app"
     ctx = tmp_path_factory.mktemp("csd-image")
     (ctx / "Dockerfile").write_text(DOCKERFILE.format(base=busybox_image))
