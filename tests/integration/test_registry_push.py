@@ -114,6 +114,10 @@ def test_build_once_push_tags_to_both_registries_and_repush_pushes_no_layer(tmp_
     ns = _uid()
     ws = _workspace(tmp_path)
     (ws / ".version").write_text("1.4.0\n")
+    git = ["git", "-C", str(ws), "-c", "user.email=ci@example.invalid", "-c", "user.name=ci"]
+    subprocess.run(git[:3] + ["init", "-q"], check=True)
+    subprocess.run(git + ["add", "."], check=True)
+    subprocess.run(git + ["commit", "-qm", "release"], check=True)   # created = the commit's time
     cleanup_images.append(f"tagship-build/{ns}_live66_gateway:latest")
     settings = dict(registry=REG_A, namespace=ns, project="live66", module="gateway", username=USER,
                     password=PW_A, tags=["1.4.0", "1.4", "latest"], layout="seed", policy="warn",
@@ -142,6 +146,7 @@ def test_build_once_push_tags_to_both_registries_and_repush_pushes_no_layer(tmp_
     code, out, again = run_plugin(ws, **settings)
     assert code == 0, out
     assert again["layers_pushed"] == 0
+    assert again["digest"] == res["digest"]          # same commit, same image: the labels are reproducible
     assert again["layers_existing"] == res["layers_pushed"] + res["layers_existing"]
 
 
