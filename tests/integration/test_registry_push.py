@@ -26,22 +26,22 @@ SENTINEL_PW = "SENTINEL-pw-7d1f"
 SENTINEL_ARG = "SENTINEL-arg-41c9"
 
 
-def _testbed() -> dict[str, str]:
-    env_file = Path(os.environ.get("TAGSHIP_TESTBED_DIR", ROOT / ".testbed")) / "env"
-    out = {}
-    for line in env_file.read_text().splitlines():
-        if line.startswith("export "):
-            k, _, v = line[len("export "):].partition("=")
-            out[k] = v
-    return out
+# filled from the shared `testbed` fixture before each test (tests/conftest.py: it fails, never skips, when
+# the bed is down)
+TB: dict[str, str] = {}
+REG_A = REG_B = USER = PW_A = PW_B = BUSYBOX = ""
 
 
-TB = _testbed()
-REG_A, REG_B = TB["TAGSHIP_REGISTRY"], TB["TAGSHIP_REGISTRY2"]
-USER, PW_A, PW_B = TB["TAGSHIP_REGISTRY_USER"], TB["TAGSHIP_REGISTRY_PASSWORD"], TB["TAGSHIP_REGISTRY2_PASSWORD"]
-BUSYBOX = TB["TAGSHIP_BUSYBOX_IMAGE"]
+@pytest.fixture(autouse=True)
+def _bed(testbed, busybox_image):
+    global REG_A, REG_B, USER, PW_A, PW_B, BUSYBOX
+    TB.update(testbed.env)
+    REG_A, REG_B, USER = testbed.registry, testbed.registry2, testbed.user
+    PW_A, PW_B, BUSYBOX = testbed.password, testbed.password2, busybox_image
 
-SEED_DOCKERFILE = f"""FROM {BUSYBOX}
+
+def seed_dockerfile() -> str:
+    return f"""FROM {BUSYBOX}
 ARG VERSION
 ARG SERVICE_NAME
 ARG API_TOKEN
@@ -60,10 +60,10 @@ def _uid() -> str:
     return "rp" + uuid.uuid4().hex[:8]
 
 
-def _workspace(tmp_path: Path, dockerfile: str = SEED_DOCKERFILE, files: dict[str, str] | None = None) -> Path:
+def _workspace(tmp_path: Path, dockerfile: str | None = None, files: dict[str, str] | None = None) -> Path:
     ws = tmp_path / "ws"
     ws.mkdir()
-    (ws / "Dockerfile").write_text(dockerfile)
+    (ws / "Dockerfile").write_text(dockerfile or seed_dockerfile())
     (ws / "entrypoint.sh").write_text("#!/bin/sh\nexec /home/worker/main/main \"$@\"\n")
     (ws / "app.conf").write_text(f"run = {uuid.uuid4().hex}\n")   # new content: a layer no registry has
     for name, text in (files or {}).items():
@@ -193,7 +193,8 @@ def test_optional_target_failure_is_a_warning(tmp_path, cleanup_images):
     assert res["refs"] == [f"{REG_A}/{repo}:1.0.0"]
 
 
-BAD_DOCKERFILE = f"""FROM {BUSYBOX}
+def bad_dockerfile() -> str:
+    return f"""FROM {BUSYBOX}
 ARG NPM_TOKEN
 COPY id_rsa /root/.ssh/id_rsa
 RUN rm /root/.ssh/id_rsa && echo "using $NPM_TOKEN"
@@ -208,7 +209,7 @@ RUN true || git clone https://example.invalid/repo.git /src
 
 def test_policy_catches_each_rule_on_a_bad_image_and_pushes_nothing(tmp_path, cleanup_images):
     repo = f"{_uid()}/bad"
-    ws = _workspace(tmp_path, BAD_DOCKERFILE, {
+    ws = _workspace(tmp_path, bad_dockerfile(), {
         "id_rsa": "-----BEGIN OPENSSH PRIVATE KEY-----\nxx\n", "dot.env": "A=1\n",
         "server.pem": "-----BEGIN RSA PRIVATE KEY-----\nxx\n", "settings.ini": "key = LTAI5tQw3rTy7UiOp9AsDf\n"})
     cleanup_images.append(f"tagship-build/{repo.replace('/', '_')}:latest")

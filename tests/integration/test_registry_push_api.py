@@ -95,19 +95,10 @@ def test_wrong_password_at_the_token_endpoint(registry):
 
 
 @pytest.mark.engine
-def test_basic_auth_against_the_test_bed_registry():
-    from pathlib import Path
-
-    env = {}
-    root = Path(__file__).resolve().parents[2]
-    for line in (root / ".testbed" / "env").read_text().splitlines():
-        if line.startswith("export "):
-            k, _, v = line[7:].partition("=")
-            env[k] = v
-    api = RegistryClient(env["TAGSHIP_REGISTRY"], env["TAGSHIP_REGISTRY_USER"], env["TAGSHIP_REGISTRY_PASSWORD"],
-                         verify=env["TAGSHIP_REGISTRY_CA"])
+def test_basic_auth_against_the_test_bed_registry(testbed):
+    api = RegistryClient(testbed.registry, testbed.user, testbed.password, verify=testbed.ca)
     assert api.tags("no-such/repository-here") == []      # 404: nothing released yet
-    bad = RegistryClient(env["TAGSHIP_REGISTRY"], "tagship", "wrong", verify=env["TAGSHIP_REGISTRY_CA"])
+    bad = RegistryClient(testbed.registry, testbed.user, "wrong", verify=testbed.ca)
     with pytest.raises(RegistryError) as err:
         bad.tags("x/y")
     assert err.value.status == 401
