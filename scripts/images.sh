@@ -21,6 +21,7 @@ PY="${PY:-$ROOT/.venv/bin/python}"
 WH="$ROOT/wheelhouse"
 PLUGINS=(version-bump oss-push registry-push cs-deploy)
 ALL=("${PLUGINS[@]}" tools)
+OPTIONAL=(registry-push-dind)   # built only when named
 export DOCKER_BUILDKIT=0  # the classic builder: buildx is not assumed
 
 T0=${EPOCHREALTIME/[.,]/}
@@ -42,11 +43,12 @@ if [[ "${1:-}" == --wheels-only ]]; then WHEELS_ONLY=1; shift; fi
 wanted=("$@")
 [[ ${#wanted[@]} -gt 0 ]] || wanted=("${ALL[@]}")
 for w in "${wanted[@]}"; do
-  [[ " ${ALL[*]} " == *" $w "* ]] || die "unknown image '$w' (one of: ${ALL[*]})"
+  [[ " ${ALL[*]} ${OPTIONAL[*]} " == *" $w "* ]] || die "unknown image '$w' (one of: ${ALL[*]} ${OPTIONAL[*]})"
 done
 
 # ------------------------------------------------------------ wheelhouse
 mkdir -p "$WH/req" "$WH/deps" "$WH/tagship"
+printf '%s\n' '*.log' 'tagship.new' '.lock' >"$WH/.dockerignore"   # a smaller build context
 # one build at a time (the demo and the e2e test may both call this)
 exec 9>"$WH/.lock"
 flock -w 900 9 || die "another images.sh holds $WH/.lock"
@@ -122,7 +124,13 @@ ROWS=()
 say "base image: $BASE_IMAGE"
 build tagship/base base.Dockerfile --build-arg BASE_IMAGE="$BASE_IMAGE"
 for w in "${wanted[@]}"; do
-  build "tagship/$w" "$w.Dockerfile" --build-arg TAGSHIP_BASE=tagship/base:latest
+  if [[ $w == registry-push-dind ]]; then
+    [[ " ${wanted[*]} " == *" registry-push "* ]] || docker image inspect tagship/registry-push:latest >/dev/null 2>&1 \
+      || build tagship/registry-push registry-push.Dockerfile --build-arg TAGSHIP_BASE=tagship/base:latest
+    build "tagship/$w" "$w.Dockerfile" --build-arg TAGSHIP_BASE=tagship/registry-push:latest
+  else
+    build "tagship/$w" "$w.Dockerfile" --build-arg TAGSHIP_BASE=tagship/base:latest
+  fi
 done
 say "done"
 printf '%-24s %10s %8s\n' image size build
