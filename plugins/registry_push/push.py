@@ -95,8 +95,8 @@ def push_one(client: Any, dest: Dest, tag: str, result: DestResult) -> None:
 
 
 def push_dest(make_client: Callable[[], Any], dest: Dest, tags: list[str], policy: RetryPolicy,
-              stats: RetryStats) -> DestResult:
-    result = DestResult(dest)
+              stats: RetryStats, result: DestResult | None = None) -> DestResult:
+    result = result or DestResult(dest)
     client = make_client()
     try:
         for tag in tags:
@@ -113,10 +113,14 @@ def push_dest(make_client: Callable[[], Any], dest: Dest, tags: list[str], polic
 
 
 def push_all(make_client: Callable[[], Any], dests: list[Dest], tags: list[str], *, parallel: int,
-             policy: RetryPolicy, stats: RetryStats) -> list[DestResult]:
-    """Push every target (targets in parallel, a target's tags in order: the first uploads the layers)."""
+             policy: RetryPolicy, stats: RetryStats,
+             results: dict[str, DestResult] | None = None) -> list[DestResult]:
+    """Push every target (targets in parallel, a target's tags in order: the first uploads the layers).
+    ``results`` (by image) carries a target's result over from an earlier phase."""
+    results = results if results is not None else {}
     with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(dests)))) as pool:
-        futures = [pool.submit(push_dest, make_client, d, tags, policy, stats) for d in dests]
+        futures = [pool.submit(push_dest, make_client, d, tags, policy, stats, results.get(d.image))
+                   for d in dests]
         return [f.result() for f in futures]
 
 

@@ -150,7 +150,7 @@ def run(s: Settings, r: Any) -> dict[str, Any]:
                 created.append(d.ref(t))
         r.pending = "push: some references may already be pushed (see the log)"
         try:
-            _push(s, client, base_url, push_to, tags, policy, stats, r, result)
+            _push(s, client, base_url, push_to, tags, floating, policy, stats, r, result)
         finally:
             if scan is not None:
                 scan.result()
@@ -228,13 +228,25 @@ def _check_policy(s: Settings, client: Any, image_id: str, dockerfile: Path, r: 
                           "nothing was pushed", hint="fix the image, or set policy: warn while you do")
 
 
-def _push(s: Settings, client: Any, base_url: str | None, dests: list[Dest], tags: list[str], policy: RetryPolicy,
-          stats: RetryStats, r: Any, result: dict) -> None:
+def _push(s: Settings, client: Any, base_url: str | None, dests: list[Dest], tags: list[str], moving: set[str],
+          policy: RetryPolicy, stats: RetryStats, r: Any, result: dict) -> None:
     from . import engine
-    from .push import push_all, verify
+    from .push import DestResult, push_all, verify
 
-    results = push_all(lambda: engine.api_client(base_url), dests, tags, parallel=s.max_parallel, policy=policy,
-                       stats=stats)
+    # two phases: the fixed tags everywhere first; latest/X/X.Y move only once every required target has
+    # the image, so a failed target never leaves a floating tag moved in one registry and not another
+    by_image = {d.image: DestResult(d) for d in dests}
+    fixed = [t for t in tags if t not in moving]
+    phases = [p for p in (fixed, [t for t in tags if t in moving]) if p]
+    for n, phase in enumerate(phases):
+        alive = [d for d in dests if by_image[d.image].error is None]
+        push_all(lambda: engine.api_client(base_url), alive, phase, parallel=s.max_parallel, policy=policy,
+                 stats=stats, results=by_image)
+        if n + 1 < len(phases) and any(by_image[d.image].error for d in dests if d.required):
+            result["not_moved"] = phases[-1]
+            log.error(f"not moving {', '.join(phases[-1])} anywhere: a required target failed")
+            break
+    results = list(by_image.values())
     failed_required = []
     targets = []
     for res in results:

@@ -316,3 +316,45 @@ def test_dind_refuses_to_share_the_network_namespace_of_another_engine(tmp_path)
         assert code == 1 and "another Docker engine already runs in this network namespace" in out
         assert "starting dockerd" not in out
     assert Path("/sys/class/net/docker0").exists()
+
+
+@pytest.fixture
+def broken_b():
+    """Registry B behind a proxy that answers every manifest PUT with 503: its blobs land, its tags never do."""
+    tls = Path(TB["TAGSHIP_TESTBED_DIR"]) / "tls"
+    proxy = FaultProxy(REG_B, ca=str(tls / "ca.crt"), cert=str(tls / "server.crt"), key=str(tls / "server.key"),
+                       blob_fail_rate=0.0, fail_manifest_puts=1000).start()
+    yield proxy
+    proxy.stop()
+
+
+def test_a_required_target_that_fails_keeps_latest_where_it_was_everywhere(tmp_path, cleanup_images, broken_b):
+    repo = f"{_uid()}/svc"
+    ws = _workspace(tmp_path, f"FROM {BUSYBOX}\nCOPY app.conf /app.conf\nUSER worker\n")
+    cleanup_images.append(f"tagship-build/{repo.replace('/', '_')}:latest")
+    code, out, res = run_plugin(ws, registry=REG_A, repo=repo, username=USER, password=PW_A, push_attempts=2,
+                                tags=["2.0.0", "latest"],
+                                registries=[{"registry": broken_b.address, "username": USER, "password": PW_B}])
+    assert code == 1
+    assert f"push failed for required target(s) {broken_b.address}/{repo}" in out and "503" in out
+    assert "not moving latest anywhere" in out and res["not_moved"] == ["latest"]
+    assert res["refs"] == [f"{REG_A}/{repo}:2.0.0"]                     # the version tag, proven
+    assert skopeo_digest(f"{REG_A}/{repo}:2.0.0", tmp_path) == res["digest"]
+    probe = subprocess.run(["skopeo", "inspect", "--raw", "--cert-dir", TB["TAGSHIP_REGISTRY_CERT_DIR"],
+                            "--creds", f"{USER}:{PW_A}", f"docker://{REG_A}/{repo}:latest"],
+                           capture_output=True, timeout=60)
+    assert probe.returncode != 0                                        # latest did not move on A either
+
+
+def test_an_optional_target_that_fails_is_a_warning_and_the_rest_is_published(tmp_path, cleanup_images, broken_b):
+    repo = f"{_uid()}/svc"
+    ws = _workspace(tmp_path, f"FROM {BUSYBOX}\nCOPY app.conf /app.conf\nUSER worker\n")
+    cleanup_images.append(f"tagship-build/{repo.replace('/', '_')}:latest")
+    code, out, res = run_plugin(ws, registry=REG_A, repo=repo, username=USER, password=PW_A, push_attempts=2,
+                                tags=["2.0.0", "latest"],
+                                registries=[{"registry": broken_b.address, "username": USER, "password": PW_B,
+                                             "required": False}])
+    assert code == 0, out
+    assert "optional target: a warning" in out
+    assert sorted(res["refs"]) == [f"{REG_A}/{repo}:2.0.0", f"{REG_A}/{repo}:latest"]
+    assert [t["status"] for t in res["targets"]] == ["pushed", "failed"]
