@@ -6,7 +6,7 @@ FROM ${TAGSHIP_BASE}
 USER root
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends docker.io iptables ca-certificates >/dev/null \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*
 ENV PLUGIN_DAEMON=dind
 LABEL org.opencontainers.image.title="tagship/registry-push-dind" \
       org.opencontainers.image.description="registry-push with its own dockerd (daemon: dind; privileged step)"

@@ -17,9 +17,11 @@ FROM ${TAGSHIP_BASE}
 # (/var/run/docker.sock), which is root-equivalent anyway; a non-root user would need the host's docker gid.
 # git: the commit time of the workspace gives a reproducible `created` label. The same RUN line as in
 # version-bump.Dockerfile, so the two images share the layer.
-RUN apt-get update -qq \
+RUN printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*/copyright' \
+      'path-exclude /usr/share/man/*' 'path-exclude /usr/share/locale/*' >/etc/dpkg/dpkg.cfg.d/01-tagship-slim \
+ && apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends git >/dev/null \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/* \
  && git config --system --add safe.directory "*"
 COPY --from=build /opt/tagship /opt/tagship
 

@@ -15,9 +15,11 @@ RUN /opt/tagship/bin/pip install -q --no-index --no-deps /tmp/tagship/tagship-*.
 FROM ${TAGSHIP_BASE}
 # git reads the tags (Debian mirror over plain HTTP; no HTTPS needed). Drone clones the workspace as root, so
 # git must trust a repository owned by another user (safe.directory), or it refuses to read it.
-RUN apt-get update -qq \
+RUN printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*/copyright' \
+      'path-exclude /usr/share/man/*' 'path-exclude /usr/share/locale/*' >/etc/dpkg/dpkg.cfg.d/01-tagship-slim \
+ && apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends git >/dev/null \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/* \
  && git config --system --add safe.directory "*"
 COPY --from=build /opt/tagship /opt/tagship
 
