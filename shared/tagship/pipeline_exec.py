@@ -160,6 +160,12 @@ def _stream(proc: subprocess.Popen, prefix: str) -> None:
     sys.stdout.flush()
 
 
+def missing_image(image: str) -> bool:
+    """Steps run only local images (``--pull never``): a missing one is a clear message, not a pull error."""
+    proc = subprocess.run(["docker", "image", "inspect", image], capture_output=True)
+    return proc.returncode != 0
+
+
 def run_step(step: Step, env: Mapping[str, str], workspace: Path, network: str) -> int:
     name = f"tagship-exec-{uuid.uuid4().hex[:8]}-{''.join(c if c.isalnum() else '-' for c in step.name)[:30]}"
     args = docker_args(step, sorted(env), workspace, network, name)
@@ -257,6 +263,12 @@ def _run(pipelines: list[Pipeline], ctx: dict[str, str], secrets: Mapping[str, s
                 rows.append((label, "planned"))
                 continue
             log.info(f"── step {label} ({kind}, {step.image})")
+            if missing_image(step.image):
+                hint = "make images" if "tagship/" in step.image else f"docker pull {step.image}"
+                log.error(f"{step.image} is not on the local engine (tagship exec never pulls): {hint}")
+                rows.append((label, "FAILED, image not found locally"))
+                code = 125
+                continue
             started = time.monotonic()
             rc = run_step(step, step_env, workspace, network)
             secs = time.monotonic() - started

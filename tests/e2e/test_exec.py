@@ -70,3 +70,12 @@ def test_exec_refuses_a_pipeline_that_does_not_run_for_the_event(tmp_path):
     proc = subprocess.run([str(BIN / "tagship"), "exec", ".drone.yml"], cwd=tmp_path, capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 2 and "no pipeline in .drone.yml runs for a push event" in proc.stderr
+
+
+def test_exec_names_a_missing_image(tmp_path):
+    (tmp_path / ".drone.yml").write_text("kind: pipeline\nname: x\nsteps:\n- name: a\n"
+                                         "  image: tagship-test/does-not-exist:1\n  commands: [true]\n")
+    proc = subprocess.run([str(BIN / "tagship"), "exec"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 125
+    assert "tagship-test/does-not-exist:1 is not on the local engine (tagship exec never pulls)" in proc.stdout
