@@ -97,14 +97,20 @@ def run(s: Settings, r: Any) -> dict[str, Any]:
     created: list[str] = []
     try:
         push_to = [] if s.dry_run or not tp.push else _login_all(client, dests, policy, stats, r)
-        if push_to and s.floating_tags == "smart" and (s.auto_tag or set(tp.tags) & plan.floating_of(tp.version)):
+        if tp.push and not s.dry_run and not push_to:
+            raise PluginError("no target accepted the login (all of them are optional and all refused)",
+                              hint="check the registries' usernames and passwords")
+        judge = push_to or (dests if s.dry_run and tp.push else [])   # a dry run reads the tag lists too
+        if judge and s.floating_tags == "smart" and (s.auto_tag or set(tp.tags) & plan.floating_of(tp.version)):
             from .push import released_tags
 
-            released = sorted({t for d in push_to for t in released_tags(d, ca_cert=s.ca_cert)})
+            released = sorted({t for d in judge for t in released_tags(d, ca_cert=s.ca_cert)})
             tp = _plan_tags(s, r, released=released)
         for note in tp.notes:
             log.note(note)
         floating = plan.floating_of(tp.version)
+        if s.auto_tag_suffix:
+            floating |= {f"{t}-{s.auto_tag_suffix}" for t in floating} | {s.auto_tag_suffix}
         tags = sorted(tp.tags, key=lambda t: t in floating)   # the version first, latest/X/X.Y last
         args, labels = _build_inputs(s, r, tp.version, dests[0])
         refs = [d.ref(t) for d in dests for t in tags]
@@ -139,7 +145,7 @@ def run(s: Settings, r: Any) -> dict[str, Any]:
         else:
             _check_policy(s, client, image_id, dockerfile, r, result)
         if not push_to:
-            why = "dry run" if s.dry_run else tp.notes[0] if tp.notes else "no target left"
+            why = "dry run" if s.dry_run else tp.notes[0] if tp.notes else "not a release"
             log.note(f"not pushing ({why}); would push: {', '.join(refs)}")
             r.summary.append(("pushed", f"nothing ({'dry run' if s.dry_run else 'not a release ref'})"))
             result["would_push"] = refs
@@ -153,7 +159,10 @@ def run(s: Settings, r: Any) -> dict[str, Any]:
             _push(s, client, base_url, push_to, tags, floating, policy, stats, r, result)
         finally:
             if scan is not None:
-                scan.result()
+                try:
+                    scan.result()
+                except Exception as exc:   # policy: warn — a scan that breaks is a warning, not a red step
+                    log.warn(f"image policy scan failed: {type(exc).__name__}: {exc}")
         r.pending = ""
         return result
     finally:
