@@ -89,7 +89,7 @@ def digest_from_result(image: str, result: Mapping[str, Any] | None) -> str | No
         if _norm_repo(repo) not in names:
             continue
         tags = {split_ref(r)[1] for r in refs} | set(entry.get("tags") or [])
-        if tag is None or tag in tags or not refs:
+        if (tag or "latest") in tags:
             return str(entry["digest"])
     return None
 

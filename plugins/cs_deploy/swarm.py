@@ -77,7 +77,9 @@ class SwarmBackend:
                 return docker.DockerClient(base_url=self.s.docker_host, tls=tls or False, timeout=60)
             return docker.from_env(timeout=60)
         except docker.errors.DockerException as exc:
-            raise PluginError(f"cannot connect to the Docker engine at {self._where()}: {exc}") from None
+            raise PluginError(f"cannot reach the Docker engine at {self._where()}: {exc}",
+                              hint="check PLUGIN_DOCKER_HOST and that tls_ca/tls_cert/tls_key belong to that "
+                                   "engine's CA") from None
 
     def close(self) -> None:
         try:

@@ -109,17 +109,18 @@ def _cleanup(swarm, docker_client):
     names: list[str] = []
     yield names
     labels = [f"com.docker.stack.namespace={n}" for n in names]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and any(
-            docker_client.containers.list(all=True, filters={"label": label}) for label in labels):
+    deadline = time.monotonic() + 60      # configs and networks stay "in use" until swarm reaps the tasks
+    while time.monotonic() < deadline:
+        left = [o for label in labels for kind in (docker_client.configs, docker_client.secrets, docker_client.networks)
+                for o in kind.list(filters={"label": label})]
+        for obj in left:
+            try:
+                obj.remove()
+            except Exception:
+                pass
+        if not left:
+            break
         time.sleep(0.5)
-    for label in labels:
-        for kind in (docker_client.configs, docker_client.secrets, docker_client.networks):
-            for obj in kind.list(filters={"label": label}):
-                try:
-                    obj.remove()
-                except Exception:
-                    pass
 
 
 @pytest.fixture()
