@@ -17,7 +17,6 @@ from tagship import log
 from tagship.errors import PluginError
 from tagship.mask import StreamMasker, mask
 
-DIND_SOCK = "unix:///var/run/tagship-dind.sock"
 PRIVILEGED_HINT = ("dockerd needs a privileged container: set `privileged: true` on the step and list the "
                    "image in DRONE_RUNNER_PRIVILEGED_IMAGES (or use daemon: host with the socket mounted)")
 
@@ -53,7 +52,8 @@ def start_dind(settings: Any) -> tuple[subprocess.Popen, str]:
     _check_own_network(settings.dockerd_args)
     root = Path(tempfile.mkdtemp(prefix="tagship-dind-"))
     sock = settings.docker_host or f"unix://{root}/docker.sock"
-    cmd = [settings.dockerd_path, f"--host={sock}", f"--data-root={root}/data", f"--exec-root={root}/exec",
+    data_root = settings.storage_path or f"{root}/data"   # a volume in a real dind step (overlay on overlay fails)
+    cmd = [settings.dockerd_path, f"--host={sock}", f"--data-root={data_root}", f"--exec-root={root}/exec",
            f"--pidfile={root}/docker.pid"]
     if settings.storage_driver:
         cmd.append(f"--storage-driver={settings.storage_driver}")

@@ -87,6 +87,8 @@ class Settings(PluginSettings):
     docker_host: str = setting("", help="Docker engine address (default DOCKER_HOST, else the local socket).")
     mirror: str = setting("", help="dind: registry mirror.", aliases=["DOCKER_PLUGIN_MIRROR"])
     storage_driver: str = setting("", help="dind: storage driver.")
+    storage_path: str = setting("", help="dind: dockerd's data root — mount a volume there (default: a temporary "
+                                "directory, removed afterwards).")
     mtu: str = setting("", help="dind: MTU of the default bridge.")
     dockerd_path: str = setting("dockerd", help="dind: the dockerd binary.")
     dockerd_args: StrList = setting([], help="dind: more dockerd flags (e.g. --bip=10.9.0.1/24, --dns=…).")
