@@ -308,7 +308,9 @@ def parse(text: str, env: Mapping[str, str] | None = None) -> list[Pipeline]:
     try:
         docs = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as exc:
-        raise PipelineError(f"not valid YAML: {str(exc).splitlines()[0]}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        raise PipelineError(f"not valid YAML: {getattr(exc, 'problem', None) or exc}{where}") from None
     pipelines = []
     for n, doc in enumerate(docs, 1):
         if not isinstance(doc, dict):
@@ -332,6 +334,10 @@ def parse(text: str, env: Mapping[str, str] | None = None) -> list[Pipeline]:
             raise PipelineError(f"pipeline {doc.get('name', n)!r}: steps: must be a list")
         pipelines.append(Pipeline(name=str(doc.get("name") or "default"), trigger=doc.get("trigger") or {},
                                   steps=[_step_1x(s or {}, volumes, i) for i, s in enumerate(raw_steps, 1)]))
+    for pipeline in pipelines:
+        for step in pipeline.steps:
+            if not step.image:
+                raise PipelineError(f"pipeline {pipeline.name!r}, step {step.name!r}: image: is required")
     return pipelines
 
 
@@ -368,7 +374,8 @@ def _matches(cond: Any, value: str | None) -> bool:
 def runs(conditions: Mapping[str, Any], ctx: Mapping[str, str]) -> bool:
     """Whether a ``when:``/``trigger:`` block lets the step run for this build (event, branch, ref, status)."""
     values = {"event": ctx.get("DRONE_BUILD_EVENT"), "branch": ctx.get("DRONE_BRANCH"),
-              "ref": ctx.get("DRONE_COMMIT_REF"), "repo": ctx.get("DRONE_REPO"), "status": "success",
+              "ref": ctx.get("DRONE_COMMIT_REF"), "repo": ctx.get("DRONE_REPO"),
+              "status": ctx.get("DRONE_BUILD_STATUS") or "success",
               "target": ctx.get("DRONE_DEPLOY_TO"), "instance": None}
     for key, cond in (conditions or {}).items():
         if key in values and key != "instance" and not _matches(cond, values[key]):

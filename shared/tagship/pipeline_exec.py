@@ -246,14 +246,16 @@ def _run(pipelines: list[Pipeline], ctx: dict[str, str], secrets: Mapping[str, s
     for pipeline in pipelines:
         for number, step in enumerate(pipeline.steps, 1):
             label = step.name if len(pipelines) == 1 else f"{pipeline.name}/{step.name}"
-            if code != 0:
+            failed = code not in (0, -78)
+            status_ctx = {**ctx, "DRONE_BUILD_STATUS": "failure" if failed else "success"}
+            if code == -78 or (failed and "status" not in (step.when or {})):
                 rows.append((label, "not run"))
                 continue
-            if not runs(step.when, ctx):
+            if not runs(step.when, status_ctx):
                 rows.append((label, "skipped (when)"))
                 continue
             env, _ = plugin_env(step, secrets)
-            step_env = {**ctx, "DRONE_STEP_NAME": step.name, "DRONE_STEP_NUMBER": str(number),
+            step_env = {**status_ctx, "DRONE_STEP_NAME": step.name, "DRONE_STEP_NUMBER": str(number),
                         "DRONE_STAGE_NAME": pipeline.name, **env}
             kind = "commands" if step.commands else "plugin"
             if dry_run:
@@ -281,7 +283,7 @@ def _run(pipelines: list[Pipeline], ctx: dict[str, str], secrets: Mapping[str, s
                 rows.append((label, f"failed, exit {rc}, ignored ({secs:.1f}s)"))
             else:
                 rows.append((label, f"FAILED, exit {rc} ({secs:.1f}s)"))
-                code = rc
+                code = code or rc  # the first failure's exit code is the pipeline's
     final = 0 if code == -78 else code
     log.table(f"tagship exec: {'success' if final == 0 else 'failure'}", rows)
     return final

@@ -41,6 +41,11 @@ steps:
 - name: after-failure
   image: tagship/busybox:latest
   commands: [echo should-not-run-either]
+- name: notify-on-failure
+  image: tagship/busybox:latest
+  commands:
+  - echo "build $${DRONE_BUILD_STATUS}"
+  when: {status: [failure]}
 """
 
 
@@ -57,12 +62,14 @@ def test_exec_runs_steps_in_order_and_stops_at_the_first_failure(tmp_path):
     assert "[context] version=2.3.4 event=tag semver=2 pw=******" in out
     assert "[context] /drone/src" in out
     assert "[reads-workspace] 2.3.4" in out                   # steps share the workspace
+    assert "[notify-on-failure] build failure" in out         # when: status: failure runs after a failure
     assert "should-not-run" not in out
     assert SENTINEL not in out
     summary = out[out.index("tagship exec: failure"):]
     rows = {line.split()[0]: " ".join(line.split()[1:]) for line in summary.splitlines()[1:] if line.strip()}
     assert rows["only-on-push"] == "skipped (when)" and rows["after-failure"] == "not run"
     assert rows["context"].startswith("ok") and rows["reads-workspace"].startswith("FAILED, exit 7")
+    assert rows["notify-on-failure"].startswith("ok")
 
 
 def test_exec_refuses_a_pipeline_that_does_not_run_for_the_event(tmp_path):

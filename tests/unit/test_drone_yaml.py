@@ -2,7 +2,7 @@
 
 import pytest
 
-from tagship.drone_yaml import encode, parse, plugin_env, runs, substitute
+from tagship.drone_yaml import PipelineError, encode, parse, plugin_env, runs, substitute
 from tagship.pipeline_exec import _script, docker_args, read_dotenv, semver_env
 
 
@@ -147,3 +147,13 @@ def test_read_dotenv(tmp_path):
     f.write_text("nonsense\n")
     with pytest.raises(ValueError, match="s.env:1"):
         read_dotenv(f)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("kind: pipeline\nname: p\nsteps:\n- name: a\n  commands: [ls]\n", "step 'a': image: is required"),
+    ("kind: pipeline\nsteps: {a: 1}\n", "steps: must be a list"),
+    ("kind: pipeline\nsteps:\n- name: 'a\n", "not valid YAML"),
+])
+def test_broken_pipelines_are_one_line_errors(text, message):
+    with pytest.raises(PipelineError, match=message):
+        parse(text, {})
