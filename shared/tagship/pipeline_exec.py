@@ -236,7 +236,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info(f"tagship exec {path} — {ctx['DRONE_BUILD_EVENT']}"
              + (f" {ctx['DRONE_TAG']}" if "DRONE_TAG" in ctx else "") + f" at {ctx['DRONE_COMMIT_SHA'][:8] or '?'}"
              + f"; workspace {workspace} at {WORKSPACE}. (In production, Drone runs the pipeline.)")
-    return _run(pipelines, ctx, secrets, workspace, args.network, args.dry_run)
+    try:
+        return _run(pipelines, ctx, secrets, workspace, args.network, args.dry_run)
+    except FileNotFoundError:
+        print("tagship exec: the docker CLI is not installed (steps run on the local Docker engine)",
+              file=sys.stderr)
+        return 2
 
 
 def _run(pipelines: list[Pipeline], ctx: dict[str, str], secrets: Mapping[str, str], workspace: Path,
