@@ -143,3 +143,16 @@ def test_label_line_quotes_and_does_not_expand():
 
     line = label_line({"org.opencontainers.image.title": "a b", "x": 'say "hi" $HOME ü'})
     assert line == 'LABEL "org.opencontainers.image.title"="a b" "x"="say \\"hi\\" \\$HOME ü"'
+
+
+def test_dind_takes_the_mtu_of_the_default_route(tmp_path):
+    from registry_push.engine import default_route_mtu
+
+    route = tmp_path / "route"
+    route.write_text("Iface\tDestination\tGateway\n"
+                     "eth1\t0000FEA9\t00000000\n"
+                     "eth0\t00000000\t0101A8C0\n")
+    (tmp_path / "net" / "eth0").mkdir(parents=True)
+    (tmp_path / "net" / "eth0" / "mtu").write_text("1400\n")
+    assert default_route_mtu(str(route), str(tmp_path / "net")) == "1400"
+    assert default_route_mtu(str(tmp_path / "missing"), str(tmp_path / "net")) == ""
