@@ -5,11 +5,43 @@ The model is also the schema for ``--help``, the docs and lint. Cross-field chec
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, model_validator
 
-from tagship.settings import Duration, JsonList, PluginSettings, StrList, StrMap, setting
+from tagship.settings import Duration, JsonList, Kind, PluginSettings, StrList, StrMap, setting
+
+
+def _build_args(value: Any) -> Any:
+    """A JSON map (tagship: a value with commas stays whole), or drone-docker's list of ``KEY=VALUE`` — a JSON
+    array, or the comma-joined string Drone makes of a YAML list."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return {}
+        if text.startswith(("{", "[")):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"a JSON map (it does not parse: {exc.msg})") from None
+        else:
+            value = [item for item in text.split(",") if item.strip()]
+    if isinstance(value, list):
+        pairs = {}
+        for item in value:
+            key, sep, val = str(item).partition("=")
+            if not sep or not key.strip():
+                raise ValueError(f"KEY=VALUE items or a JSON map, got {str(item)[:40]!r}")
+            pairs[key.strip()] = val
+        return pairs
+    if isinstance(value, dict):
+        return {str(k): v if isinstance(v, str) else json.dumps(v) if isinstance(v, (dict, list))
+                else str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
+    return value
+
+
+BuildArgs = Annotated[dict[str, str], BeforeValidator(_build_args), Kind("map")]
 
 
 class Target(BaseModel):
@@ -72,7 +104,8 @@ class Settings(PluginSettings):
     dockerfile: str = setting("Dockerfile", help="Dockerfile path, relative to the workspace.")
     context: str = setting(".", help="Build context, relative to the workspace.")
     target: str = setting("", help="Multi-stage build target.")
-    build_args: StrMap = setting({}, help="Build args (a map; a value with commas stays whole).")
+    build_args: BuildArgs = setting({}, help="Build args: a map (a value with commas stays whole), or "
+                                    "drone-docker's list of KEY=VALUE.")
     build_args_from_env: StrList = setting([], help="Names of env vars passed as build args.")
     labels: StrMap = setting({}, help="Extra image labels.", aliases=["PLUGIN_CUSTOM_LABELS"])
     auto_label: bool = setting(True, help="Add OCI labels (created, revision, source, url, version).")

@@ -100,3 +100,20 @@ def test_a_bad_registries_value_is_not_echoed_with_its_passwords(value):
         load_settings(Settings, {"PLUGIN_REPO": "a/b", "PLUGIN_REGISTRIES": value})
     assert err.value.problems[0].startswith("PLUGIN_REGISTRIES")
     assert "SENTINEL-reg-pw" not in str(err.value)
+
+
+@pytest.mark.parametrize("value,args", [
+    ('{"A": "x,y", "N": 3}', {"A": "x,y", "N": "3"}),          # tagship's map: commas stay whole
+    ("VERSION=1.0,SERVICE_NAME=gateway", {"VERSION": "1.0", "SERVICE_NAME": "gateway"}),  # drone-docker list
+    ('["A=1", "B=x=y"]', {"A": "1", "B": "x=y"}),
+    ("", {}),
+])
+def test_build_args_as_a_map_or_drone_dockers_list(value, args):
+    s, _ = load_settings(Settings, {"PLUGIN_REPO": "a/b", "PLUGIN_BUILD_ARGS": value})
+    assert s.build_args == args
+
+
+def test_build_args_item_without_equals_names_the_variable():
+    with pytest.raises(SettingsError) as err:
+        load_settings(Settings, {"PLUGIN_REPO": "a/b", "PLUGIN_BUILD_ARGS": "VERSION"})
+    assert err.value.problems[0].startswith("PLUGIN_BUILD_ARGS") and "KEY=VALUE" in err.value.problems[0]
