@@ -186,8 +186,14 @@ def test_fresh_deploy_rerun_and_update(images, stack, docker_client):
     assert code == 0 and result["outcome"] == "unchanged", out
     assert service(docker_client, stack)["Version"]["Index"] == version     # not touched, not restarted
 
+    # registry-push ran earlier in the pipeline: its result is where the digest comes from
+    (stack["ws"] / ".tagship").mkdir(exist_ok=True)
+    (stack["ws"] / ".tagship" / "registry-push.json").write_text(json.dumps({
+        "plugin": "registry-push", "status": "success", "image": images["repo"], "tags": ["2", "latest"],
+        "refs": [f"{images['repo']}:2", f"{images['repo']}:latest"], "digest": images["digests"]["2"]}))
     code, out, result = deploy(images, stack, "2")
     assert code == 0, out
+    assert f"{images['digests']['2']} (from the registry-push result)" in out
     assert serves(stack["port"]) == "version 2"
     row = result["services"][0]
     assert row["action"] == "update" and row["old_image"].endswith(images["digests"]["1"])
