@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from tagship import log, proc
+from tagship import log, mask, proc
 from tagship.errors import PluginError, SettingsError
 from tagship.retry import RetryPolicy, RetryStats
 
@@ -34,9 +34,15 @@ def dests_of(s: Settings, aliyun_login: tuple[str, str] | None = None) -> list[D
         out.append(plan.resolve_dest(s.registry, main_path, username=user, password=pw, insecure=s.insecure,
                                      region=s.region, network=s.network, instance_id=s.instance_id))
     default_path = out[0].path if out else ""
-    for t in s.registries:
-        out.append(plan.resolve_dest(t.registry, t.repo or default_path, username=t.username,
-                                     password=t.password.get_secret_value() if t.password else None,
+    for i, t in enumerate(s.registries):
+        password = t.password.get_secret_value() if t.password else None
+        if t.password_env:
+            if not os.environ.get(t.password_env):
+                raise SettingsError(f"PLUGIN_REGISTRIES: entry {i} reads its password from {t.password_env}, "
+                                    "which is not set (environment: {from_secret: …} on the step)")
+            password = os.environ[t.password_env]
+            mask.register(password)
+        out.append(plan.resolve_dest(t.registry, t.repo or default_path, username=t.username, password=password,
                                      required=t.required, insecure=t.insecure, region=s.region,
                                      network=s.network, instance_id=s.instance_id))
     seen, unique = set(), []

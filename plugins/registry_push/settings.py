@@ -53,6 +53,8 @@ class Target(BaseModel):
     repo: str = ""
     username: str = ""
     password: SecretStr | None = None
+    password_env: str = ""      # the name of an env var holding the password (Drone resolves from_secret
+    #                             only for a whole setting, so a list entry names a variable from environment:)
     required: bool = True
     insecure: bool = False
 
@@ -71,8 +73,9 @@ class Settings(PluginSettings):
     password: SecretStr | None = setting(None, help="Registry password or token.", aliases=["DOCKER_PASSWORD"])
     email: str = setting("", help="Accepted for drone-docker compatibility; unused.", aliases=["DOCKER_EMAIL"])
     registries: JsonList(Target) = setting([], help="More targets: a list of {registry, repo, username, "
-                                           "password, required, insecure}; `required: false` makes a failure "
-                                           "a warning.", holds_secrets=True)
+                                           "password_env (an env var set from a secret in environment:), "
+                                           "required, insecure}; `required: false` makes a failure a warning.",
+                                           holds_secrets=True)
     insecure: bool = setting(False, help="The main registry has no valid TLS certificate (skip verification).")
     ca_cert: str = setting("", help="CA file for reading manifests back over HTTPS (default: "
                            "/etc/docker/certs.d/<registry>/ca.crt when present, else the system CAs).")

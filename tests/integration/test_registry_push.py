@@ -122,7 +122,9 @@ def test_build_once_push_tags_to_both_registries_and_repush_pushes_no_layer(tmp_
     settings = dict(registry=REG_A, namespace=ns, project="live66", module="gateway", username=USER,
                     password=PW_A, tags=["1.4.0", "1.4", "latest"], layout="seed", policy="warn",
                     build_args={"API_TOKEN": SENTINEL_ARG, "RUN_ID": ns},   # RUN_ID: no cache from other runs
-                    registries=[{"registry": REG_B, "username": USER, "password": PW_B}])
+                    # B's password the way a Drone user gives it: environment: {REG_B_PASSWORD: {from_secret: …}}
+                    registries=[{"registry": REG_B, "username": USER, "password_env": "REG_B_PASSWORD"}],
+                    REG_B_PASSWORD=PW_B)
     code, out, res = run_plugin(ws, **settings)
     assert code == 0, out
     image_a, image_b = f"{REG_A}/{ns}/live66_gateway", f"{REG_B}/{ns}/live66_gateway"
