@@ -45,6 +45,10 @@ def dests_of(s: Settings, aliyun_login: tuple[str, str] | None = None) -> list[D
         out.append(plan.resolve_dest(t.registry, t.repo or default_path, username=t.username, password=password,
                                      required=t.required, insecure=t.insecure, region=s.region,
                                      network=s.network, instance_id=s.instance_id))
+    for d in out:
+        if d.host.endswith(".aliyuncs.com") and "/" not in d.path:
+            raise SettingsError(f"PLUGIN_REPO: {d.image}: an Aliyun repository is <namespace>/<name> "
+                                "(e.g. ly_ops/cmdb_api; with project+module set namespace)")
     seen, unique = set(), []
     for d in out:
         if d.image not in seen:

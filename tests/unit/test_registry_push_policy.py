@@ -117,3 +117,17 @@ def test_build_args_item_without_equals_names_the_variable():
     with pytest.raises(SettingsError) as err:
         load_settings(Settings, {"PLUGIN_REPO": "a/b", "PLUGIN_BUILD_ARGS": "VERSION"})
     assert err.value.problems[0].startswith("PLUGIN_BUILD_ARGS") and "KEY=VALUE" in err.value.problems[0]
+
+
+def test_an_aliyun_repository_needs_a_namespace():
+    from registry_push.run import dests_of
+
+    s, _ = load_settings(Settings, {"PLUGIN_REGISTRY": "aliyun", "PLUGIN_REGION": "cn-hangzhou",
+                                    "PLUGIN_PROJECT": "live66", "PLUGIN_MODULE": "gateway"})
+    with pytest.raises(SettingsError) as err:
+        dests_of(s)
+    assert err.value.problems[0].startswith("PLUGIN_REPO") and "namespace" in err.value.problems[0]
+    s, _ = load_settings(Settings, {"PLUGIN_REGISTRY": "aliyun", "PLUGIN_REGION": "cn-hangzhou",
+                                    "PLUGIN_PROJECT": "live66", "PLUGIN_MODULE": "gateway",
+                                    "PLUGIN_NAMESPACE": "ly_ops", "PLUGIN_NETWORK": "vpc"})
+    assert [d.image for d in dests_of(s)] == ["registry-vpc.cn-hangzhou.aliyuncs.com/ly_ops/live66_gateway"]
