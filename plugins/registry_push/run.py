@@ -94,7 +94,10 @@ def run(s: Settings, r: Any) -> dict[str, Any]:
     ws = r.workspace
     for t in s.registries:
         r.secret(t.password)
-    dests = dests_of(s, _aliyun(s, r))
+    dests = dests_of(s)                          # settings problems first, then the AccessKey exchange
+    login = _aliyun(s, r)
+    if login and (s.repo or s.project):
+        dests = dests_of(s, login)
     if not dests:
         raise SettingsError("PLUGIN_REPO: no target to push to")
     dockerfile = (ws / s.dockerfile).resolve()
