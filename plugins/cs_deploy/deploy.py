@@ -14,6 +14,7 @@ from . import lint as lint_mod
 from . import plan as plan_mod
 from . import render
 from .backend import ApplyError, Applied, Desired, Outcome, Plan, open_backend
+from .settings import looks_secret
 
 
 def prepare(settings: Any, run: Any, environ: dict[str, str] | None = None) -> Desired:
@@ -30,6 +31,10 @@ def prepare(settings: Any, run: Any, environ: dict[str, str] | None = None) -> D
     path = run.workspace / settings.compose_file
     raw = render.load(path)
     compose, text = render.render(raw, variables)
+    for svc in compose["services"].values():      # a literal secret in the file is still not for the log
+        for key, value in plan_mod.env_map((svc or {}).get("environment")).items():
+            if looks_secret(key) and len(value) >= 4:
+                run.secret(value)
     log.info(f"rendered {settings.compose_file} (secrets masked):")
     for line in text.rstrip().splitlines():
         log.info(f"  | {line}")
@@ -95,7 +100,7 @@ def deploy(settings: Any, run: Any) -> dict[str, Any]:
         changed = [d.service for d in plan.diffs if d.action != "unchanged"]
         run.summary.append(("changes", ", ".join(changed) or "none"))
         _record(run, plan, None, None)
-        if settings.dry_run:
+        if settings.dry_run or settings.fail_on_diff:     # fail_on_diff is for review: it never applies
             run.result["outcome"] = "dry-run"
             if settings.fail_on_diff and plan.changed:
                 raise PluginError(f"the deployment would change {', '.join(changed)} (fail_on_diff)")

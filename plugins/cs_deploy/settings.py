@@ -92,8 +92,8 @@ class Settings(PluginSettings):
     health_interval: Duration = setting("2s", help="Pause between health_url tries.")
 
     # review and policy
-    fail_on_diff: bool = setting(False, help="With dry_run: exit 1 when the deployment would change "
-                                 "something (review pipelines).")
+    fail_on_diff: bool = setting(False, help="Review mode: plan only (as dry_run) and exit 1 when the "
+                                 "deployment would change something (review pipelines).")
     lint: Literal["off", "warn", "enforce"] = setting(
         "warn", help="Compose lint from the seed's pitfalls: warn, or enforce (a finding fails with exit 2).")
     production: bool = setting(False, help="A production deploy: aliyun.* extension labels are lint findings.")
