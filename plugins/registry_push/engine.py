@@ -212,12 +212,20 @@ def build(client: Any, *, context: Path, dockerfile: Path, tag: str, buildargs: 
     return image_id
 
 
-def purge(client: Any, refs: list[str]) -> list[str]:
-    """Remove the given local tags (the image stays while another tag holds it); returns what was removed."""
+def image_id(client: Any, ref: str) -> str | None:
+    try:
+        return client.inspect_image(ref)["Id"]
+    except Exception:
+        return None
+
+
+def purge(client: Any, refs: list[str], prune: bool = False) -> list[str]:
+    """Remove the given local tags or images, never forced (an image stays while another tag, a container or a
+    child image holds it); ``prune`` also removes its build-cache parents no other image uses."""
     removed = []
     for ref in refs:
         try:
-            client.remove_image(ref, noprune=True)
+            client.remove_image(ref, noprune=not prune)
             removed.append(ref)
         except Exception as exc:
             log.debug(f"purge {ref}: {mask(str(exc))}")

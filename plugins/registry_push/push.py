@@ -5,7 +5,7 @@ transient failures through the kit, and read every tag's digest back over the re
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -118,10 +118,27 @@ def push_all(make_client: Callable[[], Any], dests: list[Dest], tags: list[str],
     """Push every target (targets in parallel, a target's tags in order: the first uploads the layers).
     ``results`` (by image) carries a target's result over from an earlier phase."""
     results = results if results is not None else {}
-    with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(dests)))) as pool:
-        futures = [pool.submit(push_dest, make_client, d, tags, policy, stats, results.get(d.image))
-                   for d in dests]
-        return [f.result() for f in futures]
+    gate = threading.BoundedSemaphore(max(1, parallel))
+    out: dict[int, DestResult] = {}
+
+    def work(i: int, dest: Dest) -> None:
+        with gate:
+            out[i] = push_dest(make_client, dest, tags, policy, stats, results.get(dest.image))
+
+    # daemon threads: on SIGTERM the main thread unwinds and the process exits at once; the engine sees its
+    # connections close and cancels the pushes (a ThreadPoolExecutor would keep the process alive until
+    # every push had finished)
+    threads = [threading.Thread(target=work, args=(i, d), name=f"push-{i}", daemon=True)
+               for i, d in enumerate(dests)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():
+            t.join(0.2)
+    missing = [dests[i].image for i in range(len(dests)) if i not in out]
+    if missing:
+        raise PluginError(f"push to {', '.join(missing)} stopped unexpectedly (see the log)")
+    return [out[i] for i in range(len(dests))]
 
 
 def verify(result: DestResult, *, ca_cert: str = "", policy: RetryPolicy, stats: RetryStats) -> None:

@@ -142,10 +142,13 @@ def run(s: Settings, r: Any) -> dict[str, Any]:
         r.pending = "build the image; nothing pushed yet"
         build_tag = BUILD_TAG.format(name=dests[0].path.replace("/", "_"))
         hosts = dict(h.split(":", 1) for h in s.add_host if ":" in h)
+        previous = engine.image_id(client, build_tag)
         image_id = engine.build(client, context=(ws / s.context).resolve(), dockerfile=dockerfile, tag=build_tag,
                                 buildargs=args, labels=labels, target=s.target, cache_from=s.cache_from,
                                 pull=s.pull, nocache=s.no_cache, extra_hosts=hosts)
         log.ok(f"built {image_id[:19]}")
+        if s.purge and previous and previous != image_id:
+            engine.purge(client, [previous], prune=True)   # the last build of this repo, now untagged
         result["image_id"] = image_id
         scan = None
         if s.policy == "warn" and push_to:

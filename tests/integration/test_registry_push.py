@@ -360,3 +360,23 @@ def test_an_optional_target_that_fails_is_a_warning_and_the_rest_is_published(tm
     assert "optional target: a warning" in out
     assert sorted(res["refs"]) == [f"{REG_A}/{repo}:2.0.0", f"{REG_A}/{repo}:latest"]
     assert [t["status"] for t in res["targets"]] == ["pushed", "failed"]
+
+
+def test_purge_leaves_one_image_per_repository_on_the_host(tmp_path, cleanup_images, docker_client):
+    """Registry-qualified tags are removed after the push, and a rebuild replaces the previous image instead of
+    leaving it behind (drone-docker's purge runs nothing)."""
+    repo = f"{_uid()}/svc"
+    ws = _workspace(tmp_path, f"FROM {BUSYBOX}\nCOPY app.conf /app.conf\nUSER worker\n")
+    cleanup_images.append(f"tagship-build/{repo.replace('/', '_')}:latest")
+    base = dict(registry=REG_A, repo=repo, username=USER, password=PW_A, tags=["1.0.0"])
+    code, out, first = run_plugin(ws, **base)
+    assert code == 0, out
+    (ws / "app.conf").write_text(f"run = {uuid.uuid4().hex}\n")
+    code, out, second = run_plugin(ws, **base)
+    assert code == 0, out
+    import docker.errors
+
+    with pytest.raises(docker.errors.ImageNotFound):
+        docker_client.images.get(first["image_id"])           # the previous build is gone
+    image = docker_client.images.get(second["image_id"])
+    assert image.tags == [f"tagship-build/{repo.replace('/', '_')}:latest"]   # no registry-qualified tags
