@@ -147,6 +147,7 @@ def run(s: Settings, r: Any) -> dict[str, Any]:
                                 buildargs=args, labels=labels, target=s.target, cache_from=s.cache_from,
                                 pull=s.pull, nocache=s.no_cache, extra_hosts=hosts)
         log.ok(f"built {image_id[:19]}")
+        r.pending = "policy check and push (nothing pushed yet)"
         if s.purge and previous and previous != image_id:
             engine.purge(client, [previous], prune=True)   # the last build of this repo, now untagged
         result["image_id"] = image_id
@@ -260,6 +261,7 @@ def _push(s: Settings, client: Any, base_url: str | None, dests: list[Dest], tag
 
     # two phases: the fixed tags everywhere first; latest/X/X.Y move only once every required target has
     # the image, so a failed target never leaves a floating tag moved in one registry and not another
+    log.info(f"pushing {', '.join(tags)} to {len(dests)} target(s), {min(len(dests), s.max_parallel)} at a time")
     by_image = {d.image: DestResult(d) for d in dests}
     fixed = [t for t in tags if t not in moving]
     phases = [p for p in (fixed, [t for t in tags if t in moving]) if p]

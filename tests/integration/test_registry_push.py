@@ -380,3 +380,41 @@ def test_purge_leaves_one_image_per_repository_on_the_host(tmp_path, cleanup_ima
         docker_client.images.get(first["image_id"])           # the previous build is gone
     image = docker_client.images.get(second["image_id"])
     assert image.tags == [f"tagship-build/{repo.replace('/', '_')}:latest"]   # no registry-qualified tags
+
+
+def test_sigterm_during_the_push_stops_at_once_and_publishes_nothing(tmp_path, cleanup_images):
+    """Drone stops a step with SIGTERM. A registry a second away per request keeps the push going for many
+    seconds; the plugin must stop now (exit 143, what was left undone), and the engine, seeing its
+    connection close, must drop the push — the tag never appears."""
+    import signal
+    import time
+
+    tls = Path(TB["TAGSHIP_TESTBED_DIR"]) / "tls"
+    proxy = FaultProxy(REG_A, ca=str(tls / "ca.crt"), cert=str(tls / "server.crt"), key=str(tls / "server.key"),
+                       blob_fail_rate=0.0, latency=1.0).start()
+    repo = f"{_uid()}/slow"
+    ws = _workspace(tmp_path, f"FROM {BUSYBOX}\nCOPY app.conf /app.conf\nUSER worker\n")
+    cleanup_images.append(f"tagship-build/{repo.replace('/', '_')}:latest")
+    env = {"PATH": os.environ["PATH"], "HOME": str(ws), "DRONE_WORKSPACE": str(ws), "PYTHONUNBUFFERED": "1",
+           "PLUGIN_REGISTRY": proxy.address, "PLUGIN_REPO": repo, "PLUGIN_USERNAME": USER, "PLUGIN_PASSWORD": PW_A,
+           "PLUGIN_TAGS": "1.0.0", "PLUGIN_CA_CERT": TB["TAGSHIP_REGISTRY_CA"], "PLUGIN_POLICY": "off"}
+    try:
+        proc = subprocess.Popen([PLUGIN], env=env, cwd=ws, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True)
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if "pushing 1.0.0 to 1 target(s)" in line:
+                break
+        time.sleep(0.5)   # into the push (each request to the far registry takes a second)
+        proc.send_signal(signal.SIGTERM)
+        out = "".join(lines) + proc.communicate(timeout=60)[0]
+        assert proc.returncode == 143, out
+        assert "stopped by SIGTERM; left undone: " in out and "push" in out.split("left undone: ")[1]
+        assert json.loads((ws / ".tagship" / "registry-push.json").read_text())["status"] == "interrupted"
+    finally:
+        proxy.stop()
+    probe = subprocess.run(["skopeo", "inspect", "--raw", "--cert-dir", TB["TAGSHIP_REGISTRY_CERT_DIR"],
+                            "--creds", f"{USER}:{PW_A}", f"docker://{REG_A}/{repo}:1.0.0"],
+                           capture_output=True, timeout=60)
+    assert probe.returncode != 0
