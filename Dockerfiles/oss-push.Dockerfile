@@ -29,5 +29,6 @@ LABEL org.opencontainers.image.title="tagship/oss-push" \
       org.opencontainers.image.revision="${VCS_REF}" \
       org.opencontainers.image.created="${BUILD_DATE}"
 
-USER 1000:1000
-ENTRYPOINT ["/opt/tagship/bin/oss-push"]
+# starts as root and runs as the workspace's owner (see base.Dockerfile): root in Drone, your uid locally
+USER root
+ENTRYPOINT ["/usr/local/bin/tagship-as-workspace-owner", "/opt/tagship/bin/oss-push"]

@@ -37,5 +37,6 @@ LABEL org.opencontainers.image.title="tagship/version-bump" \
       org.opencontainers.image.revision="${VCS_REF}" \
       org.opencontainers.image.created="${BUILD_DATE}"
 
-USER 1000:1000
-ENTRYPOINT ["/opt/tagship/bin/version-bump"]
+# starts as root and runs as the workspace's owner (see base.Dockerfile): root in Drone, your uid locally
+USER root
+ENTRYPOINT ["/usr/local/bin/tagship-as-workspace-owner", "/opt/tagship/bin/version-bump"]

@@ -1,0 +1,64 @@
+"""The plugin images as Drone runs them: entrypoint, OCI labels, users, and who writes the workspace."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.engine]
+
+ROOT = Path(__file__).resolve().parents[2]
+PLUGINS = ("version-bump", "oss-push", "registry-push", "cs-deploy")
+
+
+@pytest.fixture(scope="module")
+def images():
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / "images.sh")], capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
+def _inspect(image: str) -> dict:
+    out = subprocess.run(["docker", "image", "inspect", image], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)[0]["Config"]
+
+
+@pytest.mark.parametrize("plugin", PLUGINS)
+def test_plugin_image_runs_its_command_with_labels(images, plugin):
+    config = _inspect(f"tagship/{plugin}:latest")
+    assert config["Entrypoint"][-1] == f"/opt/tagship/bin/{plugin}"
+    labels = config["Labels"]
+    assert labels["org.opencontainers.image.title"] == f"tagship/{plugin}"
+    assert labels["org.opencontainers.image.version"] and labels["org.opencontainers.image.revision"] != "unknown"
+    help_text = subprocess.run(["docker", "run", "--rm", f"tagship/{plugin}", "--help"], capture_output=True,
+                               text=True, timeout=60)
+    assert help_text.returncode == 0 and help_text.stdout.startswith(f"{plugin} — ")
+    # a bad setting: exit 2 and one line naming the variable, from inside the image
+    bad = subprocess.run(["docker", "run", "--rm", "-e", "PLUGIN_DRY_RUN=perhaps", f"tagship/{plugin}"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "PLUGIN_DRY_RUN" in bad.stdout + bad.stderr
+    assert "Traceback" not in bad.stdout + bad.stderr
+
+
+def test_only_the_socket_users_are_root_and_tools_is_not(images):
+    assert _inspect("tagship/tools:latest")["User"] == "1000:1000"
+    for plugin in ("registry-push", "cs-deploy"):
+        assert _inspect(f"tagship/{plugin}:latest")["User"] == "root"
+
+
+@pytest.mark.parametrize("owner, expected", [("0:0", "0:0"), ("1234:2345", "1234:2345")])
+def test_writers_run_as_the_workspace_owner(images, tmp_path, owner, expected):
+    """In Drone the workspace is root's (its clone runs as root); in a local checkout it is the user's: the
+    files version-bump writes belong to whoever owns the workspace, and it can always write them."""
+    uid, gid = map(int, owner.split(":"))
+    os.chown(tmp_path, uid, gid)
+    proc = subprocess.run(["docker", "run", "--rm", "-v", f"{tmp_path}:/drone/src", "--entrypoint",
+                           "/usr/local/bin/tagship-as-workspace-owner", "tagship/version-bump",
+                           "sh", "-c", "touch .version && id -u && id -g"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert ":".join(proc.stdout.split()) == expected
+    st = (tmp_path / ".version").stat()
+    assert f"{st.st_uid}:{st.st_gid}" == expected
