@@ -17,8 +17,8 @@ ENV PATH=/opt/tagship/bin:$PATH \
     PIP_NO_CACHE_DIR=1 \
     LANG=C.UTF-8
 
-# uid 1000 is the non-root user of the plugins that need no docker socket (the seed's tip: run as a normal
-# user). The Debian test-bed base already has `worker` at 1000; a python:slim base gets `tagship`.
+# uid 1000 is the non-root user of tagship/tools (the seed's tip: run as a normal user). The Debian test-bed
+# base already has `worker` at 1000; a python:slim base gets `tagship`.
 #
 # tagship-as-workspace-owner: plugins that write hand-off files (.version, .tags, .tagship/*.json) run as the
 # owner of the workspace. In Drone that is root (its clone step creates /drone/src as root, and a uid-1000
