@@ -145,7 +145,8 @@ def verify(result: DestResult, *, ca_cert: str = "", policy: RetryPolicy, stats:
     """Read each tag's manifest digest over HTTP API v2; a mismatch with the push stream is an error."""
     dest = result.dest
     api = RegistryClient(dest.host, dest.username, dest.password,
-                         verify=ca_for(dest.host, ca_cert, dest.insecure))
+                         verify=ca_for(dest.host, ca_cert, dest.insecure),
+                         allow_http=dest.insecure)
 
     def read(tag: str) -> str:
         try:
@@ -166,7 +167,8 @@ def verify(result: DestResult, *, ca_cert: str = "", policy: RetryPolicy, stats:
 
 def released_tags(dest: Dest, *, ca_cert: str = "") -> list[str]:
     """The tags already in the target repository ([] if it does not exist yet or cannot be listed)."""
-    api = RegistryClient(dest.host, dest.username, dest.password, verify=ca_for(dest.host, ca_cert, dest.insecure))
+    api = RegistryClient(dest.host, dest.username, dest.password, verify=ca_for(dest.host, ca_cert, dest.insecure),
+                         allow_http=dest.insecure)
     try:
         return api.tags(dest.path)
     except Exception as exc:

@@ -46,6 +46,7 @@ class RegistryClient:
     verify: Any = True
     timeout: float = 20.0
     scheme: str = "https"
+    allow_http: bool = False     # insecure: a registry that speaks plain HTTP (as dockerd falls back to it)
     _tokens: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -80,6 +81,19 @@ class RegistryClient:
         return token
 
     def request(self, method: str, path: str, scope: str, **kw: Any):
+        """One request with auth (see ``_request``); an insecure registry that does not speak TLS is asked
+        again over plain HTTP, as dockerd does for an insecure registry."""
+        import requests
+
+        try:
+            return self._request(method, path, scope, **kw)
+        except (requests.exceptions.SSLError, requests.exceptions.ConnectionError):
+            if not self.allow_http or self.scheme == "http":
+                raise
+            self.scheme = "http"
+            return self._request(method, path, scope, **kw)
+
+    def _request(self, method: str, path: str, scope: str, **kw: Any):
         """One request with auth: first with what we have, then answering the 401 challenge once."""
         headers = kw.pop("headers", {})
         token = self._tokens.get(scope)

@@ -102,3 +102,13 @@ def test_basic_auth_against_the_test_bed_registry(testbed):
     with pytest.raises(RegistryError) as err:
         bad.tags("x/y")
     assert err.value.status == 401
+
+
+def test_an_insecure_registry_without_tls_is_read_over_http(registry):
+    """insecure: true — dockerd pushes to a plain-HTTP registry; the read-back must reach it too."""
+    api = RegistryClient(registry, USER, PW, allow_http=True)       # starts with https, as dockerd does
+    assert api.digest("ly_ops/app", "1.1.0") == DIGEST and api.scheme == "http"
+    import requests
+
+    with pytest.raises(requests.exceptions.SSLError):
+        RegistryClient(registry, USER, PW).digest("ly_ops/app", "1.1.0")   # not insecure: no fallback
