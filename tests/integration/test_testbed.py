@@ -119,3 +119,21 @@ def test_swarm_and_python_base(docker_client, swarm, python_base_image):
     out = docker_client.containers.run(python_base_image, ["python3", "-c", "import venv, ssl; print('ok')"],
                                        remove=True, user="worker")
     assert out.decode().strip() == "ok"
+
+
+def test_script_is_idempotent_fast_and_never_prints_the_passwords(testbed):
+    import time
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "testbed.sh"
+    t0 = time.monotonic()
+    up = subprocess.run(["bash", str(script), "up"], capture_output=True, text=True, timeout=300)
+    took = time.monotonic() - t0
+    assert up.returncode == 0, up.stderr[-1000:]
+    assert took < 15, f"`testbed.sh up` on a bed that is up took {took:.1f}s"
+    status = subprocess.run(["bash", str(script), "status"], capture_output=True, text=True, timeout=60)
+    assert status.returncode == 0, status.stdout
+    env = subprocess.run(["bash", str(script), "env"], capture_output=True, text=True, timeout=60)
+    assert env.returncode == 0 and "TAGSHIP_REGISTRY_PASSWORD=******" in env.stdout
+    for out in (up.stdout + up.stderr, status.stdout + status.stderr, env.stdout + env.stderr):
+        assert testbed.password not in out and testbed.password2 not in out
