@@ -168,6 +168,6 @@ def tmp_workspace(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture(autouse=True)
 def _engine_tests_need_the_testbed(request):
-    """Tests marked `engine` fail (never skip) when the test bed is not up."""
-    if request.node.get_closest_marker("engine") is not None:
+    """Tests marked `engine` or `e2e` fail (never skip) when the test bed is not up."""
+    if any(request.node.get_closest_marker(m) is not None for m in ("engine", "e2e")):
         request.getfixturevalue("testbed")
