@@ -142,3 +142,12 @@ def test_sigterm_during_the_push_stops_at_once_and_publishes_nothing(tmp_path, c
                             "--creds", f"{rp.USER}:{rp.PW_A}", f"docker://{rp.REG_A}/{repo}:1.0.0"],
                            capture_output=True, timeout=60)
     assert probe.returncode != 0
+
+
+def test_no_engine_is_an_actionable_error(tmp_path):
+    ws = rp._workspace(tmp_path)
+    code, out, res = rp.run_plugin(ws, registry=rp.REG_A, repo=f"{rp._uid()}/x", username=rp.USER,
+                                   password=rp.PW_A, docker_host=f"unix://{tmp_path}/no-docker.sock")
+    assert code == 1
+    assert f"cannot reach the Docker engine at unix://{tmp_path}/no-docker.sock" in out
+    assert "mount /var/run/docker.sock" in out and "Traceback" not in out
