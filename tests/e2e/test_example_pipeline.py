@@ -1,9 +1,11 @@
 """End to end: example (a)'s tag pipeline through the built plugin images, as Drone would run it.
 
 `tagship exec` runs version-bump → oss-push → registry-push → cs-deploy as containers on the real engine,
-against the test bed's TLS registry, the swarm, and a local OSS endpoint (tagship oss-server). The test then
-checks what an ops engineer would check: the deployed service answers with the new version, the static files
-are in OSS under the versioned prefix with their manifest, and no secret appeared in the log.
+against the test bed's TLS registry, the swarm, and a local OSS endpoint (tagship oss-server), on a root-owned
+workspace like the one Drone's clone step makes. The tests check what an ops engineer would check: the
+deployed service answers with the new version, the static files are in OSS under the versioned prefix with
+their manifest, no secret appeared in the log — and a release that fails its healthcheck is a red step while
+the previous version keeps answering.
 """
 
 from __future__ import annotations
@@ -59,11 +61,12 @@ def images():
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
 
 
-@pytest.fixture
-def oss_endpoint(tmp_path):
+@pytest.fixture(scope="module")
+def oss_endpoint(tmp_path_factory):
     """tagship oss-server on a free port, with sentinel credentials; its URL is its first line."""
     env = {**os.environ, "TAGSHIP_OSS_ACCESS_KEY_ID": OSS_KEY_ID, "TAGSHIP_OSS_ACCESS_KEY_SECRET": OSS_KEY_SECRET}
-    server = subprocess.Popen([str(BIN / "tagship"), "oss-server", "--port", "0", "--data", str(tmp_path / "oss"),
+    data = tmp_path_factory.mktemp("oss")
+    server = subprocess.Popen([str(BIN / "tagship"), "oss-server", "--port", "0", "--data", str(data),
                                "--bucket", "lyops"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                               text=True)
     url = server.stdout.readline().strip()
@@ -73,54 +76,79 @@ def oss_endpoint(tmp_path):
     server.wait(timeout=10)
 
 
-@pytest.fixture
-def stack():
-    name = f"tagship-e2e-{uuid.uuid4().hex[:8]}"
-    yield name
-    subprocess.run(["docker", "stack", "rm", name], capture_output=True)
-
-
-def _get(url: str, deadline: float) -> str:
+def _get(url: str, deadline: float, want: str = "") -> str:
     last = ""
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(url, timeout=2) as resp:
-                return resp.read().decode()
+                last = resp.read().decode()
+                if want in last:
+                    return last
         except OSError as exc:
-            last = str(exc)
-            time.sleep(0.5)
-    return f"no answer: {last}"
+            last = f"no answer: {exc}"
+        time.sleep(0.5)
+    return last
 
 
-def test_tag_pipeline_deploys_the_new_version_and_publishes_static_files(images, oss_endpoint, stack, tmp_path):
-    tb = _testbed()
-    repo = tmp_path / "live66-gateway"
-    shutil.copytree(ROOT / "examples" / "go-service", repo)
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-q", "-m", "live66 gateway")
-    _git(repo, "tag", "-a", "v1.0.0", "-m", "v1.0.0")
-    # root-owned, like the workspace Drone's clone step creates
-    secrets = tmp_path / "secrets.env"
-    secrets.write_text(f"oss_access_key_id={OSS_KEY_ID}\noss_access_key_secret={OSS_KEY_SECRET}\n"
-                       f"docker_password={tb['TAGSHIP_REGISTRY_PASSWORD']}\n")
-    secrets.chmod(0o600)
-    port = _free_port()
+class Release:
+    """A repository of example (a), deployed to its own stack on a free port."""
 
+    def __init__(self, root: Path, oss_endpoint: str):
+        self.tb = _testbed()
+        self.repo = root / "live66-gateway"
+        self.stack = f"tagship-e2e-{uuid.uuid4().hex[:8]}"
+        self.port = _free_port()
+        self.oss_endpoint = oss_endpoint
+        shutil.copytree(ROOT / "examples" / "go-service", self.repo)
+        _git(self.repo, "init", "-q", "-b", "main")
+        _git(self.repo, "add", "-A")
+        _git(self.repo, "commit", "-q", "-m", "live66 gateway")
+        # root-owned, like the workspace Drone's clone step creates
+        self.secrets = root / "secrets.env"
+        self.secrets.write_text(f"oss_access_key_id={OSS_KEY_ID}\noss_access_key_secret={OSS_KEY_SECRET}\n"
+                                f"docker_password={self.tb['TAGSHIP_REGISTRY_PASSWORD']}\n")
+        self.secrets.chmod(0o600)
+
+    def tag_and_run(self, tag: str) -> subprocess.CompletedProcess:
+        _git(self.repo, "tag", "-a", tag, "-m", tag)
+        tb = self.tb
+        return subprocess.run(
+            [str(BIN / "tagship"), "exec", ".drone.yml", "--tag", tag, "--secrets-file", str(self.secrets),
+             "--env", f"REGISTRY={tb['TAGSHIP_REGISTRY']}", "--env", f"REGISTRY_USER={tb['TAGSHIP_REGISTRY_USER']}",
+             "--env", f"OSS_ENDPOINT={self.oss_endpoint}", "--env", "OSS_BUCKET=lyops",
+             "--env", f"GATEWAY_PORT={self.port}", "--env", f"STACK={self.stack}",
+             "--env", "PUBLISH_MODE=host", "--env", "UPDATE_ORDER=stop-first"],
+            cwd=self.repo, capture_output=True, text=True, timeout=600)
+
+    def assert_no_secret(self, log: str) -> None:
+        for secret in (OSS_KEY_SECRET, OSS_KEY_ID, self.tb["TAGSHIP_REGISTRY_PASSWORD"]):
+            assert secret not in log
+            for result in (self.repo / ".tagship").glob("*.json"):
+                assert secret not in result.read_text()
+
+
+@pytest.fixture(scope="module")
+def release(images, oss_endpoint, tmp_path_factory):
+    """v1.0.0 of example (a) through its tag pipeline (the log is kept for the tests)."""
+    r = Release(tmp_path_factory.mktemp("e2e"), oss_endpoint)
     started = time.monotonic()
-    proc = subprocess.run(
-        [str(BIN / "tagship"), "exec", ".drone.yml", "--tag", "v1.0.0", "--secrets-file", str(secrets),
-         "--env", f"REGISTRY={tb['TAGSHIP_REGISTRY']}", "--env", f"REGISTRY_USER={tb['TAGSHIP_REGISTRY_USER']}",
-         "--env", f"OSS_ENDPOINT={oss_endpoint}", "--env", "OSS_BUCKET=lyops", "--env", f"GATEWAY_PORT={port}",
-         "--env", f"STACK={stack}", "--env", "PUBLISH_MODE=host", "--env", "UPDATE_ORDER=stop-first"],
-        cwd=repo, capture_output=True, text=True, timeout=600)
+    r.first = r.tag_and_run("v1.0.0")
+    r.seconds = time.monotonic() - started
+    yield r
+    subprocess.run(["docker", "stack", "rm", r.stack], capture_output=True)
+
+
+def test_tag_pipeline_deploys_the_new_version_and_publishes_static_files(release):
+    proc, repo, stack, port = release.first, release.repo, release.stack, release.port
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-6000:]
+    summary = log[log.index("tagship exec: success"):]
     for step in ("version", "static", "image", "deploy"):
-        assert f"{step}  " in log and "not run" not in log
+        assert f"   {step}" in summary
+    assert "not run" not in summary and "FAILED" not in summary
 
     # the deployed service answers with the new version
-    body = _get(f"http://127.0.0.1:{port}/", time.monotonic() + 60)
+    body = _get(f"http://127.0.0.1:{port}/", time.monotonic() + 60, want="1.0.0")
     assert body.strip() == "live66_gateway 1.0.0"
     spec = subprocess.run(["docker", "service", "inspect", f"{stack}_gateway", "--format",
                            "{{.Spec.TaskTemplate.ContainerSpec.Image}}"], capture_output=True, text=True)
@@ -131,7 +159,7 @@ def test_tag_pipeline_deploys_the_new_version_and_publishes_static_files(images,
     # the static files are in OSS under the versioned prefix, with their manifest
     import oss2
 
-    bucket = oss2.Bucket(oss2.Auth(OSS_KEY_ID, OSS_KEY_SECRET), oss_endpoint, "lyops")
+    bucket = oss2.Bucket(oss2.Auth(OSS_KEY_ID, OSS_KEY_SECRET), release.oss_endpoint, "lyops")
     prefix = "live66-gateway/static/1.0.0/"
     keys = {o.key for o in oss2.ObjectIteratorV2(bucket, prefix=prefix)}
     assert keys == {prefix + k for k in ("css/app.css", "js/app.js", "index.html", ".tagship-manifest.json")}
@@ -142,8 +170,24 @@ def test_tag_pipeline_deploys_the_new_version_and_publishes_static_files(images,
 
     # the hand-offs between steps, and no secret anywhere in the log
     assert (repo / ".version").read_text().strip() == "1.0.0"
-    for secret in (OSS_KEY_SECRET, OSS_KEY_ID, tb["TAGSHIP_REGISTRY_PASSWORD"]):
-        assert secret not in log
-        for result in (repo / ".tagship").glob("*.json"):
-            assert secret not in result.read_text()
-    print(f"pipeline took {time.monotonic() - started:.1f}s")
+    release.assert_no_secret(log)
+    print(f"pipeline took {release.seconds:.1f}s")
+
+
+def test_a_release_that_fails_its_healthcheck_is_red_and_the_previous_version_keeps_answering(release):
+    assert release.first.returncode == 0, "v1.0.0 did not deploy (see the first test)"
+    conf = release.repo / "conf" / "app.conf"
+    conf.write_text(conf.read_text().replace("APP_HEALTHY=${APP_HEALTHY:-yes}", "APP_HEALTHY=${APP_HEALTHY:-no}"))
+    _git(release.repo, "commit", "-q", "-am", "break the healthcheck")
+    proc = release.tag_and_run("v1.0.1")
+    log = proc.stdout + proc.stderr
+    assert proc.returncode != 0, log[-4000:]
+    summary = log[log.index("tagship exec: failure"):]
+    rows = {line.split()[0]: " ".join(line.split()[1:]) for line in summary.splitlines()[1:] if line.strip()}
+    assert rows["image"].startswith("ok") and rows["deploy"].startswith("FAILED"), summary
+    body = _get(f"http://127.0.0.1:{release.port}/", time.monotonic() + 60, want="1.0.0")
+    assert body.strip() == "live66_gateway 1.0.0"
+    image = subprocess.run(["docker", "service", "inspect", f"{release.stack}_gateway", "--format",
+                            "{{.Spec.TaskTemplate.ContainerSpec.Image}}"], capture_output=True, text=True).stdout
+    assert ":1.0.0@sha256:" in image
+    release.assert_no_secret(log)
