@@ -17,14 +17,17 @@ def run(cmd: Sequence[str], *, cwd: str | Path | None = None, env: Mapping[str, 
     """Run ``cmd`` (never through a shell); output captured as text, masked before it is shown or raised.
 
     ``show`` logs each output line as it would appear in the CI log. A non-zero exit with ``check`` raises
-    :class:`PluginError` carrying the command and the last lines of its (masked) output.
+    :class:`PluginError` carrying the command and the last lines of its (masked) output; without ``check``
+    a missing program is returned as exit 127 rather than raised.
     """
     log.debug("$ " + " ".join(cmd))  # log masks it
     try:
         proc = subprocess.run(list(cmd), cwd=cwd, env=dict(env) if env is not None else None, text=True,
                               capture_output=True, timeout=timeout, input=input)
     except FileNotFoundError:
-        raise PluginError(f"{cmd[0]} is not installed or not on PATH") from None
+        if check:
+            raise PluginError(f"{cmd[0]} is not installed or not on PATH") from None
+        return subprocess.CompletedProcess(list(cmd), 127, "", f"{cmd[0]}: not found")
     except subprocess.TimeoutExpired:
         raise PluginError(mask(f"{' '.join(cmd[:2])} did not finish within {timeout:.0f}s")) from None
     proc.stdout, proc.stderr = mask(proc.stdout or ""), mask(proc.stderr or "")

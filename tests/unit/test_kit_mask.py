@@ -89,3 +89,10 @@ def test_longest_secret_wins():
     m.register("abc123")
     m.register("abc123456")
     assert m.mask("x abc123456 y abc123") == "x ****** y ******"
+
+
+def test_missing_program_without_check_is_exit_127():
+    done = proc.run(["tagship-no-such-program"], check=False)
+    assert done.returncode == 127
+    with pytest.raises(PluginError, match="not installed"):
+        proc.run(["tagship-no-such-program"])
