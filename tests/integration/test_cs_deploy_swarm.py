@@ -238,8 +238,9 @@ def test_dry_run_prints_the_diff_and_changes_nothing(images, stack, docker_clien
     assert service(docker_client, stack)["Version"]["Index"] == before
     assert serves(stack["port"]) == "version 1"
 
-    code, out, _ = deploy(images, stack, "2", PLUGIN_DRY_RUN="true", PLUGIN_FAIL_ON_DIFF="true")
+    code, out, _ = deploy(images, stack, "2", PLUGIN_FAIL_ON_DIFF="true")    # review mode never applies
     assert code == 1 and "would change web" in out
+    assert service(docker_client, stack)["Version"]["Index"] == before
     assert deploy(images, stack, "1", PLUGIN_DRY_RUN="true", PLUGIN_FAIL_ON_DIFF="true")[0] == 0
 
 
