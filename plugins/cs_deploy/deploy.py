@@ -9,6 +9,7 @@ from typing import Any
 
 from tagship import log
 from tagship.errors import PluginError, SettingsError
+from tagship.runtime import Interrupted
 
 from . import lint as lint_mod
 from . import plan as plan_mod
@@ -117,28 +118,27 @@ def deploy(settings: Any, run: Any) -> dict[str, Any]:
         backend.close()
 
 
+CANCEL_BUDGET = 8.0   # seconds to put things back when the step is cancelled (Drone kills it soon after)
+
+
 def _rollout(settings: Any, run: Any, backend: Any, plan: Plan, times: dict[str, float]) -> None:
     run.pending = f"the rollout of {settings.stack} is not confirmed healthy"
-    t = time.monotonic()
-    deadline = t + settings.timeout
+    box: dict[str, Applied] = {}
     try:
-        applied = backend.apply(plan)
-        times["apply"] = round(time.monotonic() - t, 2)
-        t = time.monotonic()
-        outcome = backend.wait(applied, deadline)
-        times["wait"] = round(time.monotonic() - t, 2)
-    except ApplyError as exc:
-        applied, outcome = exc.applied, Outcome("failed", exc.message)
-        times["apply"] = round(time.monotonic() - t, 2)
-    if outcome.ok and settings.health_url:
-        from .health import gate
-
-        t = time.monotonic()
-        passed, problem = gate(settings.health_url, settings.health_status, settings.health_body,
-                               settings.health_retries, settings.health_interval, deadline)
-        times["gate"] = round(time.monotonic() - t, 2)
-        if not passed:
-            outcome = Outcome("failed", f"health gate {settings.health_url}: {problem}", outcome.services)
+        applied, outcome = _attempt(settings, backend, plan, times, box)
+    except Interrupted:
+        applied = box.get("applied")
+        if applied is not None and applied.touched and settings.rollback == "auto":
+            log.warn(f"cancelled during the rollout; putting {', '.join(applied.touched)} back")
+            back = backend.rollback(applied, time.monotonic() + min(CANCEL_BUDGET, settings.rollback_timeout))
+            run.result["rollback"] = {"state": back.state, "message": back.message}
+            if back.state == "rolled-back":
+                log.ok(f"rolled back: {', '.join(applied.touched)} on their previous spec")
+                run.pending = ""
+            else:
+                run.pending = (f"the rollback of {', '.join(applied.touched)} was submitted and the cluster "
+                               "finishes it; check the stack")
+        raise
     _record(run, plan, outcome, applied)
     if outcome.ok:
         backend.finish(applied)
@@ -165,3 +165,29 @@ def _rollout(settings: Any, run: Any, backend: Any, plan: Plan, times: dict[str,
                           hint="look at `docker service ps --no-trunc` for the failing tasks")
     run.summary.append(("outcome", outcome.state))
     raise PluginError(message, hint="rollback is off: the new spec stays in place" if applied.touched else None)
+
+
+def _attempt(settings: Any, backend: Any, plan: Plan, times: dict[str, float], box: dict[str, Applied]
+             ) -> tuple[Applied, Outcome]:
+    """apply → wait → gate; never raises for an unhealthy rollout (an Outcome says so)."""
+    t = time.monotonic()
+    deadline = t + settings.timeout
+    try:
+        applied = box["applied"] = backend.apply(plan)
+        times["apply"] = round(time.monotonic() - t, 2)
+        t = time.monotonic()
+        outcome = backend.wait(applied, deadline)
+        times["wait"] = round(time.monotonic() - t, 2)
+    except ApplyError as exc:
+        times["apply"] = round(time.monotonic() - t, 2)
+        return exc.applied, Outcome("failed", exc.message)
+    if outcome.ok and settings.health_url:
+        from .health import gate
+
+        t = time.monotonic()
+        passed, problem = gate(settings.health_url, settings.health_status, settings.health_body,
+                               settings.health_retries, settings.health_interval, deadline)
+        times["gate"] = round(time.monotonic() - t, 2)
+        if not passed:
+            outcome = Outcome("failed", f"health gate {settings.health_url}: {problem}", outcome.services)
+    return applied, outcome

@@ -296,3 +296,41 @@ def test_engine_refusing_a_later_service_rolls_back_the_earlier_ones(images, sta
     assert image.endswith("@" + images["digests"]["1"])
     assert not docker_client.services.list(filters={"name": f"{stack['name']}_worker"})
     assert serves(stack["port"]) == "version 1"
+
+
+def test_cancelled_step_puts_the_service_back(images, stack, docker_client):
+    """Drone cancels a step with SIGTERM: the rollout in progress is reverted, not left half-done."""
+    assert deploy(images, stack, "1")[0] == 0
+    slow = COMPOSE.replace("    stop_grace_period: 1s\n", "    stop_grace_period: 1s\n    healthcheck:\n      interval: 60s\n", 1)
+    ws = stack["ws"]
+    (ws / "docker-compose.yml").write_text(slow)
+    env = {"PATH": os.environ["PATH"], "HOME": str(ws), "DRONE_WORKSPACE": str(ws), "APP_SECRET_KEY": APP_KEY,
+           "PLUGIN_STACK": stack["name"], "PLUGIN_ENV_FROM": "APP_SECRET_KEY",
+           "PLUGIN_ENVIRONMENT": json.dumps({"REPO": images["repo"], "TAG": "2", "PORT": stack["port"]}),
+           "PLUGIN_REGISTRY_USERNAME": images["user"], "PLUGIN_REGISTRY_PASSWORD": images["password"],
+           "PLUGIN_POLL_INTERVAL": "0.3s", "PLUGIN_TIMEOUT": "120s"}
+    proc = subprocess.Popen([str(BIN)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if "running (swarm is updating)" in line:     # the rollout is under way
+            proc.send_signal(15)
+            break
+    out = "".join(lines) + proc.stdout.read()
+    assert proc.wait(timeout=60) == 143, out
+    assert "cancelled during the rollout; putting web back" in out and APP_KEY not in out
+    image = service(docker_client, stack)["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+    assert image.endswith("@" + images["digests"]["1"])
+    for _ in range(60):                                  # swarm finishes the revert even if the step was killed
+        if serves_once(stack["port"]) == "version 1":
+            break
+        time.sleep(0.5)
+    assert serves(stack["port"]) == "version 1"
+
+
+def serves_once(port: int) -> str | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/version", timeout=2) as resp:
+            return resp.read().decode().strip()
+    except OSError:
+        return None
