@@ -5,12 +5,13 @@ first N manifest PUTs (the engine does not retry those itself, so the plugin's o
 delay to every request (``latency``: a registry in another region, for benchmarks).
 
 The ``Host`` header is passed through unchanged, so the registry's ``Location`` headers point back at the
-proxy and the whole upload protocol goes through it. Faults are drawn from a seeded RNG: a run is repeatable
-for a given request order.
+proxy and the whole upload protocol goes through it. By default the faults follow a fixed schedule — with
+``blob_fail_rate=0.2`` the 1st, 6th, 11th… blob commit fails: exactly that fraction, and always at least the
+first — so a test never passes by luck; ``seed=N`` draws them from a seeded RNG instead.
 
     proxy = FaultProxy("localhost:5443", ca="…/ca.crt", cert=…, key=…, blob_fail_rate=0.2).start()
     proxy.address   # "127.0.0.1:<port>"
-    proxy.stats     # {"requests": …, "blob_uploads": …, "injected": …}
+    proxy.stats     # {"requests": …, "blob_uploads": …, "blob_faults": …, "injected": …}
     proxy.stop()
 
 Run by hand: ``python tests/doubles/fault_proxy.py localhost:5443 --rate 0.2`` (reads the test bed's TLS).
@@ -19,6 +20,7 @@ Run by hand: ``python tests/doubles/fault_proxy.py localhost:5443 --rate 0.2`` (
 from __future__ import annotations
 
 import http.client
+import math
 import random
 import re
 import ssl
@@ -60,7 +62,10 @@ class _Handler(BaseHTTPRequestHandler):
             proxy.stats["requests"] += 1
             if BLOB_UPLOAD.match(self.path) and self.command == "PUT":   # the commit of one blob upload
                 proxy.stats["blob_uploads"] += 1
-                if proxy.rng.random() < proxy.blob_fail_rate:
+                n, rate = proxy.stats["blob_uploads"], proxy.blob_fail_rate
+                fail = (proxy.rng.random() < rate) if proxy.rng else math.ceil(n * rate) != math.ceil((n - 1) * rate)
+                if fail:
+                    proxy.stats["blob_faults"] += 1
                     proxy.stats["injected"] += 1
                     return True
             if MANIFEST.match(self.path) and self.command == "PUT" and proxy.manifest_failures_left > 0:
@@ -123,7 +128,7 @@ class _Server(ThreadingHTTPServer):
 
 class FaultProxy:
     def __init__(self, upstream: str, *, ca: str, cert: str, key: str, blob_fail_rate: float = 0.2,
-                 fail_manifest_puts: int = 0, seed: int = 7, host: str = "127.0.0.1", port: int = 0,
+                 fail_manifest_puts: int = 0, seed: int | None = None, host: str = "127.0.0.1", port: int = 0,
                  latency: float = 0.0):
         self.upstream_host, _, port_s = upstream.partition(":")
         self.upstream_port = int(port_s or 443)
@@ -133,9 +138,9 @@ class FaultProxy:
         self.blob_fail_rate = blob_fail_rate
         self.latency = latency
         self.manifest_failures_left = fail_manifest_puts
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed) if seed is not None else None
         self.lock = threading.Lock()
-        self.stats = {"requests": 0, "blob_uploads": 0, "injected": 0}
+        self.stats = {"requests": 0, "blob_uploads": 0, "blob_faults": 0, "injected": 0}
         self._server = _Server((host, port), _Handler)
         self._server.proxy = self
         self._server.socket = self.server_ctx.wrap_socket(self._server.socket, server_side=True)
