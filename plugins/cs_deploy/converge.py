@@ -59,6 +59,8 @@ def evaluate(service: Mapping[str, Any], tasks: Iterable[Mapping[str, Any]], dow
         prev = best.get(key)
         if prev is None or ORDER.get(task.get("DesiredState", ""), 0) < ORDER.get(prev.get("DesiredState", ""), 0):
             best[key] = task
+    if "Replicated" not in mode and best:
+        desired = len(best)   # global: the nodes swarm scheduled it on (placement constraints may exclude some)
     running = sum(1 for t in best.values()
                   if not _terminal(t.get("DesiredState", "")) and (t.get("Status") or {}).get("State") == "running")
     if failed >= FAILED_TASKS_LIMIT and running < desired:

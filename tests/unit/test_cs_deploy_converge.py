@@ -34,10 +34,13 @@ def test_tasks_on_down_nodes_do_not_count():
     assert st.state == "progress" and st.running == 1
 
 
-def test_global_mode_wants_one_per_active_node():
-    tasks = [{"NodeID": "a", "DesiredState": "running", "Status": {"State": "running"}}]
-    assert converge.evaluate(svc(None), tasks, set(), 2).state == "progress"
-    assert converge.evaluate(svc(None), tasks, set(), 1).state == "converged"
+def test_global_mode_wants_one_per_scheduled_node():
+    tasks = [{"NodeID": "a", "DesiredState": "running", "Status": {"State": "running"}},
+             {"NodeID": "b", "DesiredState": "running", "Status": {"State": "starting"}}]
+    assert converge.evaluate(svc(None), tasks, set(), 3).state == "progress"
+    st = converge.evaluate(svc(None), tasks[:1], set(), 3)       # constraints: swarm scheduled it on one node
+    assert (st.state, st.desired) == ("converged", 1)
+    assert converge.evaluate(svc(None), [], set(), 2).desired == 2   # nothing scheduled yet: every active node
 
 
 def test_updating_is_not_converged_yet_even_with_all_running():
