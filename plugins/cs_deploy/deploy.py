@@ -27,8 +27,9 @@ def prepare(settings: Any, run: Any, environ: dict[str, str] | None = None) -> D
     if missing:
         raise SettingsError(f"PLUGIN_ENV_FROM: {', '.join(missing)} not set in the step's environment "
                             "(add them under environment:, e.g. with from_secret)")
-    for name in secret_names:
-        run.secret(variables.get(name))
+    for name in secret_names:      # by name only: a value of 1-3 characters would mask every such string
+        if len(variables.get(name) or "") >= 4:
+            run.secret(variables[name])
     path = run.workspace / settings.compose_file
     raw = render.load(path)
     compose, text = render.render(raw, variables)
