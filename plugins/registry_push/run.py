@@ -169,8 +169,8 @@ def run(s: Settings, r: Any) -> dict[str, Any]:
             return result
         for d in push_to:
             for t in tags:
+                created.append(d.ref(t))   # first: a SIGTERM inside the call must still purge the tag
                 client.tag(image_id, d.image, tag=t)
-                created.append(d.ref(t))
         r.pending = "push: some references may already be pushed (see the log)"
         try:
             _push(s, client, base_url, push_to, tags, floating, policy, stats, r, result)
