@@ -107,6 +107,9 @@ def _validator():
 
 def validate(compose: dict[str, Any]) -> None:
     """Against the compose-spec schema; raises SettingsError with one line per problem (at most 8)."""
+    # the vendored schema (2021) predates the top-level `name:` of today's compose files; the stack name comes
+    # from PLUGIN_STACK anyway
+    compose = {k: v for k, v in compose.items() if k != "name"}
     errors = sorted(_validator().iter_errors(compose), key=lambda e: [str(p) for p in e.absolute_path])
     if not errors:
         return

@@ -68,7 +68,8 @@ def test_a_value_with_yaml_syntax_cannot_change_the_structure(tmp_path):
 
 
 def test_schema_rejects_what_compose_would_reject():
-    good = {"services": {"web": {"image": "a:1", "deploy": {"replicas": 2, "update_config": {"order": "start-first"}}}}}
+    good = {"name": "shop", "x-common": {"a": 1},
+            "services": {"web": {"image": "a:1", "deploy": {"replicas": 2, "update_config": {"order": "start-first"}}}}}
     render.validate(good)
     bad = {"services": {"web": {"image": "a:1", "deploy": {"replicas": "two", "update_config": {"order": "sideways"}},
                                 "imagee": "typo"}}}
