@@ -136,6 +136,9 @@ def test_sigterm_during_the_push_stops_at_once_and_publishes_nothing(tmp_path, c
         assert proc.returncode == 143, out
         assert "stopped by SIGTERM; left undone: " in out and "push" in out.split("left undone: ")[1]
         assert json.loads((ws / ".tagship" / "registry-push.json").read_text())["status"] == "interrupted"
+        left = subprocess.run(["docker", "image", "ls", "-q", f"{proxy.address}/{repo}"], capture_output=True,
+                              text=True).stdout
+        assert left.strip() == ""                               # purged on the way out
     finally:
         proxy.stop()
     probe = subprocess.run(["skopeo", "inspect", "--raw", "--cert-dir", rp.TB["TAGSHIP_REGISTRY_CERT_DIR"],
