@@ -123,7 +123,12 @@ def push_all(make_client: Callable[[], Any], dests: list[Dest], tags: list[str],
 
     def work(i: int, dest: Dest) -> None:
         with gate:
-            out[i] = push_dest(make_client, dest, tags, policy, stats, results.get(dest.image))
+            try:
+                out[i] = push_dest(make_client, dest, tags, policy, stats, results.get(dest.image))
+            except Exception as exc:   # e.g. the engine went away: a failed target, never a thread traceback
+                failed = results.get(dest.image) or DestResult(dest)
+                failed.error = mask(f"{type(exc).__name__}: {exc}")
+                out[i] = failed
 
     # daemon threads: on SIGTERM the main thread unwinds and the process exits at once; the engine sees its
     # connections close and cancels the pushes (a ThreadPoolExecutor would keep the process alive until

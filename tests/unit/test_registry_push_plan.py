@@ -156,3 +156,17 @@ def test_dind_takes_the_mtu_of_the_default_route(tmp_path):
     (tmp_path / "net" / "eth0" / "mtu").write_text("1400\n")
     assert default_route_mtu(str(route), str(tmp_path / "net")) == "1400"
     assert default_route_mtu(str(tmp_path / "missing"), str(tmp_path / "net")) == ""
+
+
+def test_a_push_thread_that_breaks_is_a_failed_target_not_a_traceback(capsys):
+    from registry_push.push import push_all
+    from tagship.retry import RetryPolicy, RetryStats
+
+    def no_engine():
+        raise ConnectionError("engine went away")
+
+    dest = plan.resolve_dest("localhost:5443", "a/b")
+    [res] = push_all(no_engine, [dest], ["1.0.0"], parallel=2, policy=RetryPolicy(sleep=lambda s: None),
+                     stats=RetryStats())
+    assert res.error == "ConnectionError: engine went away"
+    assert "Traceback" not in capsys.readouterr().err
