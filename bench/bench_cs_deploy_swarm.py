@@ -150,6 +150,7 @@ def main() -> None:
     finally:
         for tool in tools:
             tool.remove()
+        sh("docker", "rmi", *(f"{repo}:{tag}" for tag in ("1", "2", "bad")))
         shutil.rmtree(work, ignore_errors=True)
 
     print(f"{'release':<13} {'tool':<15} {'exit':>4} {'step s':>7}  {'serving at end':<15} {'15s later':<10} {'spec changed'}")
