@@ -35,15 +35,18 @@ def _terminal(state: str) -> bool:
 
 
 def evaluate(service: Mapping[str, Any], tasks: Iterable[Mapping[str, Any]], down_nodes: set[str],
-             active_nodes: int) -> Status:
-    """One service's rollout status from its inspect and its ``_up-to-date`` tasks."""
+             active_nodes: int, rolling_back: bool = False) -> Status:
+    """One service's rollout status from its inspect and its ``_up-to-date`` tasks.
+
+    ``rolling_back``: we are waiting for a rollback, so swarm's own ``rollback_completed`` is the goal, not a
+    failure — the service is judged by its tasks like any other."""
     mode = service.get("Spec", {}).get("Mode", {})
     desired = mode["Replicated"].get("Replicas", 1) if "Replicated" in mode else active_nodes
     update = service.get("UpdateStatus") or {}
     ustate, umsg = update.get("State", ""), update.get("Message", "")
     if ustate in ("paused", "rollback_paused"):
         return Status("failed", 0, desired, f"swarm {ustate.replace('_', ' ')} the update: {umsg}".rstrip(": "))
-    if ustate == "rollback_completed":
+    if ustate == "rollback_completed" and not rolling_back:
         return Status("failed", 0, desired, f"swarm rolled the update back: {umsg}".rstrip(": "))
 
     best: dict[Any, Mapping[str, Any]] = {}
@@ -78,7 +81,8 @@ Fetch = Callable[[str], "tuple[Mapping[str, Any], list[Mapping[str, Any]]]"]
 
 def wait_for(names: list[str], fetch: Fetch, nodes: Callable[[], "tuple[set[str], int]"], deadline: float,
              monitor: float, poll: float, report: Callable[[str], None],
-             clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> Outcome:
+             clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+             rolling_back: bool = False) -> Outcome:
     """Poll until every service in ``names`` converged and all its slots ran for ``monitor`` seconds.
 
     The window starts when every slot runs the new spec, even while swarm still watches the update in its own
@@ -96,7 +100,7 @@ def wait_for(names: list[str], fetch: Fetch, nodes: Callable[[], "tuple[set[str]
         down, active = nodes()
         for name in names:
             service, tasks = fetch(name)
-            st = evaluate(service, tasks, down, active)
+            st = evaluate(service, tasks, down, active, rolling_back)
             last[name] = st
             line = f"{name}: {st.running}/{st.desired} running" + (f" ({st.message})" if st.message else "")
             if shown.get(name) != line:

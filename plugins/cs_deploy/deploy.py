@@ -162,8 +162,10 @@ def _rollout(settings: Any, run: Any, backend: Any, plan: Plan, times: dict[str,
         tail = ("every touched service is back on its previous spec" if back.state == "rolled-back"
                 else f"ROLLBACK FAILED: {back.message}")
         run.summary.append(("outcome", f"{outcome.state}; {back.state}"))
-        raise PluginError(f"{message}; {tail}",
-                          hint="look at `docker service ps --no-trunc` for the failing tasks")
+        hint = (f"look at `docker service ps --no-trunc {settings.stack}_<service>` for the failing tasks"
+                if settings.backend == "swarm" else
+                f"look at project {settings.stack} in the Container Service console (its events and logs)")
+        raise PluginError(f"{message}; {tail}", hint=hint)
     run.summary.append(("outcome", outcome.state))
     raise PluginError(message, hint="rollback is off: the new spec stays in place" if applied.touched else None)
 

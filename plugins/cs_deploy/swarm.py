@@ -342,7 +342,7 @@ class SwarmBackend:
         if not back:
             return Outcome("rolled-back", "created services removed")
         out = converge.wait_for(back, self._fetch(stack), self._nodes, deadline, self.s.monitor,
-                                self.s.poll_interval, log.info)
+                                self.s.poll_interval, log.info, rolling_back=True)
         out.state = "rolled-back" if out.state == "converged" else "rollback-failed"
         return out
 

@@ -55,6 +55,16 @@ def test_paused_and_rolled_back_are_failures_unlike_the_docker_cli():
         assert st.state == "failed" and words in st.message and "task abc failed" in st.message
 
 
+def test_waiting_for_our_rollback_swarms_own_rollback_is_the_goal():
+    # after swarm rolled a bad update back, our rollback wait judges the (previous) spec's tasks
+    st = converge.evaluate(svc(1, "rollback_completed", "update rolled back"), [task(1, "starting")], set(), 1,
+                           rolling_back=True)
+    assert st.state == "progress"
+    st = converge.evaluate(svc(1, "rollback_completed"), [task(1)], set(), 1, rolling_back=True)
+    assert st.state == "converged"
+    assert converge.evaluate(svc(1, "rollback_paused"), [task(1)], set(), 1, rolling_back=True).state == "failed"
+
+
 def test_tasks_that_keep_failing_stop_the_wait():
     failing = [task(1, "failed", desired="shutdown", err="exit 1"), task(1, "failed", desired="shutdown"),
                task(1, "rejected", desired="shutdown", err="No such image"), task(1, "starting")]
