@@ -125,24 +125,15 @@ def test_sts_token_is_sent_and_checked(api: AliyunOpenApiDouble) -> None:
         aliyun.cluster_master(client(), "c-test", region=REGION, api_endpoint=api.url)
 
 
-def _testbed_env() -> dict[str, str]:
-    env = {}
-    for line in (Path(__file__).resolve().parents[2] / ".testbed" / "env").read_text().splitlines():
-        if line.startswith("export ") and "=" in line:
-            key, _, value = line[len("export "):].partition("=")
-            env[key] = value.strip().strip("'\"")
-    return env
-
-
 @pytest.mark.engine
-def test_cr_login_handed_out_by_the_double_logs_in_to_the_real_registry(api: AliyunOpenApiDouble) -> None:
+def test_cr_login_handed_out_by_the_double_logs_in_to_the_real_registry(api: AliyunOpenApiDouble,
+                                                                          testbed) -> None:
     """What registry-push's Aliyun preset does end to end: AccessKey → CR token → the real registry accepts it."""
     import requests
 
-    tb = _testbed_env()
-    api.registry_login = (tb["TAGSHIP_REGISTRY_USER"], tb["TAGSHIP_REGISTRY_PASSWORD"])
+    api.registry_login = (testbed.user, testbed.password)
     user, password = aliyun.cr_login(client(), region=REGION, api_endpoint=api.url)
-    registry = f"https://{tb['TAGSHIP_REGISTRY']}/v2/"
-    assert requests.get(registry, auth=(user, password), verify=tb["TAGSHIP_REGISTRY_CA"], timeout=10).status_code == 200
-    assert requests.get(registry, auth=(user, "not-it"), verify=tb["TAGSHIP_REGISTRY_CA"], timeout=10).status_code == 401
+    registry = f"https://{testbed.registry}/v2/"
+    assert requests.get(registry, auth=(user, password), verify=str(testbed.ca), timeout=10).status_code == 200
+    assert requests.get(registry, auth=(user, "not-it"), verify=str(testbed.ca), timeout=10).status_code == 401
     assert mask.mask(password) == "******"
