@@ -43,7 +43,19 @@ if docker stack ls --format '{{.Name}}' 2>/dev/null | grep -qx "$STACK"; then
 fi
 docker rm -f "$OSS_NAME" >/dev/null 2>&1 || true
 rm -rf "$DEMO" && mkdir -p "$DEMO"
-ok "clean ($DEMO)"
+# the previous run's live66_gateway tags, so smart floating tags see a fresh registry again
+"$PY" - <<'PY'
+import os, requests
+reg, auth = os.environ["TAGSHIP_REGISTRY"], (os.environ["TAGSHIP_REGISTRY_USER"], os.environ["TAGSHIP_REGISTRY_PASSWORD"])
+ca, base = os.environ["TAGSHIP_REGISTRY_CA"], f"https://{os.environ['TAGSHIP_REGISTRY']}/v2/live66_gateway"
+accept = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"
+tags = requests.get(f"{base}/tags/list", auth=auth, verify=ca, timeout=10).json().get("tags") or []
+digests = {requests.head(f"{base}/manifests/{t}", auth=auth, verify=ca, timeout=10,
+                         headers={"Accept": accept}).headers.get("Docker-Content-Digest") for t in tags}
+for d in filter(None, digests):
+    requests.delete(f"{base}/manifests/{d}", auth=auth, verify=ca, timeout=10)
+PY
+ok "clean ($DEMO, stack $STACK, registry repo live66_gateway)"
 
 # ------------------------------------------------------------------------------------------- images
 stage "1/6 build the plugin images"
