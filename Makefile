@@ -36,8 +36,8 @@ docs: venv
 docs-check: venv
 	$(BIN)/tagship docs --out docs/plugins --check
 
-bench: testbed
-	$(BIN)/python bench/run_all.py
+bench: testbed           ## every benchmark in bench/ (several minutes; figures go in the README)
+	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
 	bash scripts/testbed.sh down || true
