@@ -102,7 +102,7 @@ def render_help(command: str, summary: str, cls: type[PluginSettings]) -> str:
              "durations: 90s, 10m, 1h30m or seconds. Secrets are never printed.", ""]
     for row in describe(cls):
         flags = ["required" if row.required else f"default: {_show_default(row.default)}"]
-        if row.secret:
+        if row.secret and row.kind != "secret":
             flags.append("secret")
         lines.append(f"  {row.env}  ({row.kind}; {', '.join(flags)})")
         if row.aliases:

@@ -111,7 +111,7 @@ def test_help_and_unknown_argument(capsys):
     assert run_plugin("toy", "a toy plugin", Toy, lambda s, r: None, argv=["--help"], environ={}) == 0
     out = capsys.readouterr().out
     assert "PLUGIN_BUCKET  (string; required)" in out and "also read from: DOCKER_PASSWORD" in out
-    assert "(secret; default: none, secret)" in out
+    assert "PLUGIN_PASSWORD  (secret; default: none)" in out
     assert run_plugin("toy", "t", Toy, lambda s, r: None, argv=["--bucket=x"], environ={}) == 2
 
 
