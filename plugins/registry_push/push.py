@@ -12,10 +12,10 @@ from typing import Any, Callable
 from tagship import log
 from tagship.errors import PluginError
 from tagship.mask import StreamMasker, mask
+from tagship.registry import RegistryClient, RegistryError, ca_for
 from tagship.retry import RetryPolicy, RetryStats, retrying
 
 from .plan import Dest, transient_push_error
-from .registry_api import RegistryClient, RegistryError, ca_for
 
 
 class PushError(Exception):

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from registry_push.registry_api import RegistryClient, RegistryError
+from tagship.registry import RegistryClient, RegistryError
 
 USER, PW, TOKEN = "cr_temp_user", "SENTINEL-cr-pw-51aa", "SENTINEL-bearer-0c1d"
 DIGEST = "sha256:" + "ab" * 32

@@ -1,6 +1,10 @@
-"""The registry's HTTP API v2, read independently of the Docker engine: the tag list (for smart floating
-tags) and each tag's manifest digest (to prove what was pushed). Basic or bearer-token auth, as the
-registry's ``WWW-Authenticate`` asks; TLS verified against the CA docker itself would use.
+"""The registry's HTTP API v2, independently of the Docker engine: the tag list (for smart floating tags),
+each tag's manifest digest (to prove what was pushed) and a manifest copied under another tag (to move a
+floating tag without pulling or pushing an image). Basic or bearer-token auth, as the registry's
+``WWW-Authenticate`` asks; TLS verified against the CA docker itself would use.
+
+Used by registry-push (read back, tag lists) and cs-deploy (moving deferred floating tags after a healthy
+deploy). ``requests`` is imported lazily.
 """
 
 from __future__ import annotations
@@ -143,3 +147,35 @@ class RegistryClient:
             raise RegistryError(f"{self.host}/{path}:{tag}: manifest answered {resp.status_code}",
                                 resp.status_code)
         return resp.headers["Docker-Content-Digest"]
+
+    def put_tag(self, path: str, digest: str, tag: str) -> str:
+        """Point ``path:tag`` at the manifest ``digest`` of the same repository: GET the manifest by digest
+        (its bytes and media type as stored), PUT the same bytes with the same ``Content-Type`` under
+        ``tag``, and check the registry's ``Docker-Content-Digest`` is ``digest``. Returns the digest."""
+        scope = f"repository:{path}:pull,push"
+        resp = self.request("GET", f"/v2/{path}/manifests/{digest}", scope, headers={"Accept": MANIFEST_TYPES})
+        if resp.status_code != 200:
+            raise RegistryError(f"{self.host}/{path}@{digest}: manifest answered {resp.status_code}",
+                                resp.status_code)
+        media = resp.headers.get("Content-Type", "").split(";")[0].strip()
+        if not media:
+            raise RegistryError(f"{self.host}/{path}@{digest}: the manifest came without a Content-Type")
+        body = resp.content
+        put = self.request("PUT", f"/v2/{path}/manifests/{tag}", scope, headers={"Content-Type": media},
+                           data=body)
+        if put.status_code not in (200, 201):
+            raise RegistryError(f"PUT {self.host}/{path}:{tag} answered {put.status_code}: "
+                                f"{mask.mask(put.text[:200])}", put.status_code)
+        got = put.headers.get("Docker-Content-Digest", "")
+        if got and got != digest:
+            raise RegistryError(f"PUT {self.host}/{path}:{tag}: the registry stored {got}, not {digest}")
+        return digest
+
+
+def transient(exc: BaseException) -> bool:
+    """Worth another try: 5xx/429 from the registry, or a connection error."""
+    if isinstance(exc, RegistryError):
+        return exc.status is not None and (exc.status >= 500 or exc.status == 429)
+    import requests
+
+    return isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout))
