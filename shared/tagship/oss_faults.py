@@ -2,7 +2,9 @@
 
 Kinds: ``503`` (answer 503 ServiceUnavailable, do nothing), ``drop`` (read the request, close the socket
 without an answer), ``crc`` (do the operation, answer with a wrong ``x-oss-hash-crc64ecma``; only for
-operations whose CRC the client checks). ``rate`` is the fraction of requests that get a random applicable
+operations whose CRC the client checks), ``nocrc`` (do the operation, answer without ``x-oss-hash-crc64ecma``,
+as a server or proxy that drops it would; same operations; not in the default random mix, ``RANDOM_KINDS``,
+since it is a server's behaviour rather than a passing fault). ``rate`` is the fraction of requests that get a random applicable
 kind; ``queue`` scripts the next faults exactly (``[{"kind": "503", "op": "PutObject"}, "drop", ...]``);
 ``latency_ms`` delays every answer. A ``seed`` makes the random choices repeatable.
 """
@@ -13,15 +15,17 @@ import threading
 from collections import Counter
 from typing import Any, Iterable
 
-KINDS = ("503", "drop", "crc")
+KINDS = ("503", "drop", "crc", "nocrc")
+RANDOM_KINDS = ("503", "drop", "crc")   # the default for ``rate``
+CRC_KINDS = ("crc", "nocrc")            # only for CRC_OPS
 CRC_OPS = frozenset({"PutObject", "UploadPart", "CompleteMultipartUpload", "GetObject"})
 
 
 class Faults:
-    def __init__(self, rate: float = 0.0, kinds: Iterable[str] = KINDS, latency_ms: float = 0,
+    def __init__(self, rate: float = 0.0, kinds: Iterable[str] = RANDOM_KINDS, latency_ms: float = 0,
                  seed: int | None = None):
         self.lock = threading.Lock()
-        self.rate, self.kinds, self.latency_ms, self.seed = 0.0, list(KINDS), 0.0, seed
+        self.rate, self.kinds, self.latency_ms, self.seed = 0.0, list(RANDOM_KINDS), 0.0, seed
         self.queue: list[dict] = []
         self.rng = random.Random(seed)
         self.configure(rate=rate, kinds=kinds, latency_ms=latency_ms)
@@ -66,11 +70,11 @@ class Faults:
         """The fault to inject into this request, if any."""
         with self.lock:
             for i, q in enumerate(self.queue):
-                if q.get("op") in (None, op) and (q["kind"] != "crc" or op in CRC_OPS):
+                if q.get("op") in (None, op) and (q["kind"] not in CRC_KINDS or op in CRC_OPS):
                     return self.queue.pop(i)["kind"]
             if self.rate <= 0:
                 return None
-            usable = [k for k in self.kinds if k != "crc" or op in CRC_OPS]
+            usable = [k for k in self.kinds if k not in CRC_KINDS or op in CRC_OPS]
             if not usable or self.rng.random() >= self.rate:
                 return None
             return self.rng.choice(usable)

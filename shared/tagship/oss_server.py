@@ -31,7 +31,7 @@ from urllib.parse import parse_qsl, unquote
 import crcmod
 
 from . import oss_ops, oss_proto
-from .oss_faults import KINDS, Faults, Stats
+from .oss_faults import CRC_KINDS, KINDS, RANDOM_KINDS, Faults, Stats
 from .oss_sig import AuthError, Credential, verify
 from .oss_store import Store, StoreError
 
@@ -105,10 +105,12 @@ class Handler(BaseHTTPRequestHandler):
             resp = oss_ops.dispatch(op, srv.store, req, srv.region)
             if fault == "crc" and "x-oss-hash-crc64ecma" in resp.headers:
                 resp.headers["x-oss-hash-crc64ecma"] = str(int(resp.headers["x-oss-hash-crc64ecma"]) ^ 0x5A5A)
+            elif fault == "nocrc" and "x-oss-hash-crc64ecma" in resp.headers:
+                del resp.headers["x-oss-hash-crc64ecma"]
             else:
-                fault = None if fault == "crc" else fault
+                fault = None if fault in CRC_KINDS else fault
         except (AuthError, StoreError) as e:
-            code, fault = e.code, None if fault == "crc" else fault
+            code, fault = e.code, None if fault in CRC_KINDS else fault
             err = oss_proto.error_body(e.code, e.message, request_id, host_id, e.extra)
             resp = oss_proto.Response(e.status, {"Content-Type": "application/xml"}, err)
             if "EC" in e.extra:
@@ -270,7 +272,7 @@ class OssServer:
 
 def make_server(data_dir: str | os.PathLike, credentials, buckets: Iterable[str] = (), *, host: str = "127.0.0.1",
                 port: int = 0, region: str = "cn-hangzhou", fault_rate: float = 0.0,
-                fault_kinds: Iterable[str] = KINDS, latency_ms: float = 0, seed: int | None = None,
+                fault_kinds: Iterable[str] = RANDOM_KINDS, latency_ms: float = 0, seed: int | None = None,
                 verbose: bool = False) -> OssHTTPServer:
     store = Store(data_dir)
     for name in buckets:
@@ -314,7 +316,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--bucket", action="append", default=[], help="bucket to create on start (repeatable)")
     p.add_argument("--region", default="cn-hangzhou", help="region V4 signatures must be scoped to")
     p.add_argument("--fault-rate", type=float, default=0.0, help="fraction of requests given a fault (0..1)")
-    p.add_argument("--fault-kinds", default=",".join(KINDS), help="comma list from 503,drop,crc")
+    p.add_argument("--fault-kinds", default=",".join(RANDOM_KINDS),
+                   help=f"comma list from {','.join(KINDS)} (default {','.join(RANDOM_KINDS)})")
     p.add_argument("--latency", type=float, default=0, metavar="MS", help="delay every answer by MS ms")
     p.add_argument("--seed", type=int, default=None, help="seed for repeatable fault choices")
     p.add_argument("--verbose", action="store_true", help="log request lines (never headers) to stderr")

@@ -57,6 +57,33 @@ def test_scripted_faults_503_drop_crc(server):
     assert stats["by_op"]["PutObject"] == 3 and stats["by_status"]["dropped"] == 1
 
 
+def test_nocrc_answers_without_the_crc64_header_on_the_four_operations(server):
+    """oss2 checks a CRC only when the answer has one: with ``nocrc`` every check is silently skipped."""
+    b = bucket(server)
+    head = "x-oss-hash-crc64ecma"
+    assert head in b.put_object("plain", b"data").headers
+    server.set_faults(queue=[{"kind": "nocrc", "op": op} for op in
+                             ("PutObject", "UploadPart", "CompleteMultipartUpload", "GetObject")] + ["nocrc"])
+    assert b.head_object("plain").server_crc is not None   # HEAD is not a CRC operation: the queue waits
+    put = b.put_object("a", b"abc")
+    assert put.crc is None and head not in put.headers
+    upload_id = b.init_multipart_upload("big").upload_id
+    part = b.upload_part("big", upload_id, 1, b"p" * 1000)
+    assert part.crc is None and head not in part.headers
+    done = b.complete_multipart_upload("big", upload_id, [oss2.models.PartInfo(1, part.etag)])
+    assert done.crc is None and head not in done.headers
+    got = b.get_object("a")
+    assert got.server_crc is None and head not in got.headers and got.read() == b"abc"
+    assert server.stats()["faults"]["nocrc"] == 4
+    assert server.set_faults()["queue"] == [{"kind": "nocrc"}]   # the op-less entry: no CRC operation yet
+    assert head not in b.put_object("plain", b"data").headers and server.set_faults()["queue"] == []
+    # the operations were done: the objects and their CRCs are stored as usual
+    assert b.get_object("big").read() == b"p" * 1000 and b.get_object("big").server_crc is not None
+    server.set_faults(rate=1.0, kinds=["nocrc"])   # at random, nocrc too spares what has no CRC
+    assert b.head_object("a").server_crc is not None and b.get_object("a").server_crc is None
+    server.set_faults(rate=0)
+
+
 def test_random_faults_are_seeded_and_counted(server):
     b = bucket(server)
     outcomes = []
