@@ -106,17 +106,29 @@ def deploy(settings: Any, run: Any) -> dict[str, Any]:
             run.result["outcome"] = "dry-run"
             if settings.fail_on_diff and plan.changed:
                 raise PluginError(f"the deployment would change {', '.join(changed)} (fail_on_diff)")
+            if settings.dry_run:
+                from .promote import note_dry_run
+
+                note_dry_run(run)
             log.ok("dry run: nothing was changed")
             return {}
         if not plan.changed:
             run.result["outcome"] = "unchanged"
             log.ok(f"stack {settings.stack} already runs this spec; nothing to do")
             backend.finish(Applied(plan=plan))
+            _promote(settings, run, plan)
             return {}
         _rollout(settings, run, backend, plan, times)
         return {}
     finally:
         backend.close()
+
+
+def _promote(settings: Any, run: Any, plan: Plan) -> None:
+    """A healthy deploy: move the floating tags registry-push deferred to it (``defer_floating``)."""
+    from .promote import promote
+
+    promote(settings, run, [w.image for w in plan.desired.services.values()])
 
 
 CANCEL_BUDGET = 8.0   # seconds to put things back when the step is cancelled (Drone kills it soon after)
@@ -148,8 +160,12 @@ def _rollout(settings: Any, run: Any, backend: Any, plan: Plan, times: dict[str,
         run.result["outcome"] = "deployed"
         run.summary.append(("outcome", f"deployed in {sum(times.values()):.1f}s"))
         log.ok(f"stack {settings.stack}: {', '.join(applied.touched)} converged")
+        _promote(settings, run, plan)
         return
     run.result["outcome"] = outcome.state
+    from .promote import hold
+
+    hold(settings, run)     # nothing moves after a failed deploy; the log says where latest stays
     message = f"deploy of {settings.stack} failed: {outcome.message}"
     if settings.rollback == "auto" and applied.touched:
         log.warn(f"{message}; rolling back {', '.join(applied.touched)}")

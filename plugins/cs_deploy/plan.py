@@ -206,3 +206,44 @@ def _fmt(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(map(str, value)) + "]"
     return str(value)
+
+
+# ------------------------------------------------------------------- deferred floating tags (promotion)
+
+def deployed_digests(images: Iterable[str], result: Mapping[str, Any] | None) -> set[str]:
+    """The digests this deploy runs: pinned in the reference, else what registry-push recorded for its tag."""
+    out = set()
+    for image in images:
+        digest = split_ref(image)[2] or digest_from_result(image, result)
+        if digest:
+            out.add(digest)
+    return out
+
+
+def deferred_of(result: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """registry-push's ``deferred`` record when it is usable (a successful push, tags, a digest, targets)."""
+    if not result or result.get("status", "success") != "success":
+        return None
+    deferred = result.get("deferred")
+    if not isinstance(deferred, Mapping) or not deferred.get("tags") or not deferred.get("digest"):
+        return None
+    if not isinstance(deferred.get("targets"), list) or not deferred["targets"]:
+        return None
+    return deferred
+
+
+def promotion(tags: Iterable[str], version: str | None, released: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Which deferred tags to move now, judged again against the registry's tag list at this moment (another
+    release may have gone out since registry-push): (move, held back). A floating tag (latest, X, X.Y) moves
+    only while this version is the highest stable release of its range; without a SemVer version every tag
+    moves as registry-push planned it."""
+    from tagship import versions
+
+    tags = list(dict.fromkeys(tags))
+    v = versions.try_parse(version) if version else None
+    if v is None:
+        return tags, []
+    floating = {"latest", str(v.major), f"{v.major}.{v.minor}"}
+    allowed = set(versions.docker_tags(v.text, list(released), latest="auto", floating="smart"))
+    held = [t for t in tags if t in floating and t not in allowed]
+    return [t for t in tags if t not in held], held

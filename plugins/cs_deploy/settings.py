@@ -72,6 +72,9 @@ class Settings(PluginSettings):
                                             "pull private images.", aliases=["PLUGIN_DOCKER_USERNAME"])
     registry_password: SecretStr | None = setting(None, help="Registry password (forwarded, never shown).",
                                                   aliases=["PLUGIN_DOCKER_PASSWORD"])
+    registry_ca_cert: str = setting("", help="CA file for the registry when moving tags registry-push deferred "
+                                    "(defer_floating) (default: /etc/docker/certs.d/<registry>/ca.crt when "
+                                    "present, else the system CAs).")
     allow_floating: bool = setting(False, help="Allow deploying a floating tag (latest or none) that cannot "
                                    "be pinned to a digest.")
     prune: bool = setting(False, help="Remove services of the stack that the compose file no longer has.")

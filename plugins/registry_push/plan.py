@@ -166,6 +166,22 @@ def plan_tags(*, tags: Sequence[str], tags_file: str | None, auto_tag: bool, aut
     return plan
 
 
+def split_deferred(tags: Sequence[str], floating: set[str], defer: bool) -> tuple[list[str], list[str], str]:
+    """``defer_floating``: (tags to push now, floating tags left for cs-deploy, a note). The floating tags
+    wait only when at least one fixed tag goes now — its digest is what cs-deploy deploys and promotes."""
+    if not defer:
+        return list(tags), [], ""
+    later = [t for t in tags if t in floating]
+    now = [t for t in tags if t not in floating]
+    if not later:
+        return now, [], ""
+    if not now:
+        return list(tags), [], (f"defer_floating: {', '.join(later)} are the only tags, so they are pushed now "
+                                "(a version tag is needed to deploy by)")
+    return now, later, (f"defer_floating: {', '.join(later)} wait for cs-deploy to move them after a healthy "
+                        "deploy")
+
+
 # --- build inputs -------------------------------------------------------------------------------------------
 
 def looks_secret(name: str) -> bool:

@@ -125,12 +125,17 @@ def run(s: Settings, r: Any) -> dict[str, Any]:
         if s.auto_tag_suffix:
             floating |= {f"{t}-{s.auto_tag_suffix}" for t in floating} | {s.auto_tag_suffix}
         tags = sorted(tp.tags, key=lambda t: t in floating)   # the version first, latest/X/X.Y last
+        tags, deferred, defer_note = plan.split_deferred(tags, floating, s.defer_floating)
+        if defer_note:
+            log.note(defer_note)
         args, labels = _build_inputs(s, r, tp.version, dests[0])
         refs = [d.ref(t) for d in dests for t in tags]
         log.table("registry-push plan", [
             ("targets", ", ".join(f"{d.image}{'' if d.required else ' (optional)'}" for d in dests)),
             ("tags", ", ".join(tags) or "(none: build only)"),
             ("held back", ", ".join(tp.dropped) or "-"),
+            *([("deferred", f"{', '.join(deferred)} (cs-deploy moves them after a healthy deploy)")]
+              if deferred else []),
             ("build args", ", ".join(f"{k}={v}" for k, v in args.items()) or "-"),
             ("dockerfile", f"{s.dockerfile} (context {s.context})"),
             ("policy", f"{s.policy}{' + seed layout' if s.layout == 'seed' else ''}"),
@@ -139,6 +144,8 @@ def run(s: Settings, r: Any) -> dict[str, Any]:
         result: dict[str, Any] = r.result   # filled as we go: a failed run still reports what it got to
         result.update({"image": dests[0].image, "tags": tags, "refs": [], "held_back": tp.dropped,
                        "version": tp.version, "build_args": sorted(args)})
+        if deferred:
+            r.summary.append(("deferred", ", ".join(deferred)))
         r.pending = "build the image; nothing pushed yet"
         build_tag = BUILD_TAG.format(name=dests[0].path.replace("/", "_"))
         hosts = dict(h.split(":", 1) for h in s.add_host if ":" in h)
@@ -166,6 +173,8 @@ def run(s: Settings, r: Any) -> dict[str, Any]:
             log.note(f"not pushing ({why}); would push: {', '.join(refs)}")
             r.summary.append(("pushed", f"nothing ({'dry run' if s.dry_run else 'not a release ref'})"))
             result["would_push"] = refs
+            if deferred:
+                result["would_defer"] = deferred
             return result
         for d in push_to:
             for t in tags:
@@ -174,6 +183,8 @@ def run(s: Settings, r: Any) -> dict[str, Any]:
         r.pending = "push: some references may already be pushed (see the log)"
         try:
             _push(s, client, base_url, push_to, tags, floating, policy, stats, r, result)
+            if deferred:
+                result["deferred"] = _deferred(push_to, deferred, tp.version, result)
         finally:
             if scan is not None:
                 try:
@@ -186,6 +197,15 @@ def run(s: Settings, r: Any) -> dict[str, Any]:
         if s.purge and created:
             engine.purge(client, created)
         engine.stop_dind(dind)
+
+
+def _deferred(dests: list[Dest], tags: list[str], version: str | None, result: dict) -> dict[str, Any]:
+    """What cs-deploy needs to move the deferred tags: where (every target that got the image; no
+    credentials — cs-deploy brings its own), which tags, and the digest they must point at."""
+    pushed = {t["image"] for t in result.get("targets", []) if t.get("status") == "pushed"}
+    return {"tags": tags, "version": version, "digest": result.get("digest"),
+            "targets": [{"repo": d.image, "registry": d.host, "insecure": d.insecure}
+                        for d in dests if d.image in pushed]}
 
 
 def _plan_tags(s: Settings, r: Any, released: list[str]) -> plan.TagPlan:

@@ -103,6 +103,9 @@ class Settings(PluginSettings):
     floating_tags: Literal["smart", "always"] = setting(
         "smart", help="smart: move latest/X/X.Y only when this version is the highest released in its range "
         "(read from the registry's tag list); always: move them anyway.")
+    defer_floating: bool = setting(False, help="Push only the version tags now and leave latest/X/X.Y for "
+                                   "cs-deploy to move after a healthy deploy (recorded as `deferred` in "
+                                   ".tagship/registry-push.json).")
     # --- build
     dockerfile: str = setting("Dockerfile", help="Dockerfile path, relative to the workspace.")
     context: str = setting(".", help="Build context, relative to the workspace.")
