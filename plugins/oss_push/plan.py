@@ -167,6 +167,62 @@ def headers_digest(headers: dict[str, str]) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
+# ── signing ──────────────────────────────────────────────────────────────────────────────────────────
+
+# oss-cn-shanghai.aliyuncs.com, oss-cn-shanghai-internal.aliyuncs.com, <bucket>.oss-…; the dual-stack
+# cn-shanghai.oss.aliyuncs.com. A region is letters, '-', then more (cn-shanghai-finance-1, rg-china-mainland);
+# the global acceleration endpoints (oss-accelerate[-overseas]) name none.
+_OSS_HOSTS = (re.compile(r"(?:[a-z0-9-]+\.)?oss-(?P<region>[a-z]{2,}-[a-z0-9-]+?)(?:-internal)?\.aliyuncs\.com"),
+              re.compile(r"(?:[a-z0-9-]+\.)?(?P<region>[a-z]{2,}-[a-z0-9-]+?)\.oss\.aliyuncs\.com"))
+
+
+def endpoint_region(endpoint: str) -> str | None:
+    """The region an Aliyun OSS endpoint names (``https://oss-cn-shanghai.aliyuncs.com`` → ``cn-shanghai``);
+    None for other hosts (a local endpoint, a CNAME, the acceleration endpoints)."""
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(endpoint if "://" in endpoint else "https://" + endpoint).hostname or ""
+    except ValueError:
+        return None
+    host = host.lower().rstrip(".")
+    for pattern in _OSS_HOSTS:
+        m = pattern.fullmatch(host)
+        if m and not m["region"].startswith("accelerate"):
+            return m["region"]
+    return None
+
+
+@dataclass(frozen=True)
+class Signing:
+    version: str            # "v1" or "v4"
+    region: str | None      # the V4 scope (None with V1)
+    note: str               # said after "signing V4 " in the log
+    warning: str = ""       # a set region the endpoint contradicts
+
+    @property
+    def line(self) -> str:
+        return f"signing {self.version.upper()} ({self.note})"
+
+
+def signing(signature: str, region: str | None, endpoint: str) -> Signing:
+    """How requests are signed. ``auto``: V4 when ``region`` is set or the endpoint names one, else V1;
+    ``v4`` without either raises ValueError naming PLUGIN_REGION; ``v1`` always V1."""
+    named = endpoint_region(endpoint)
+    warning = (f"region {region} is set but the endpoint is in {named}; signing for {region}"
+               if region and named and region != named else "")
+    if signature == "v1":
+        return Signing("v1", None, "signature: v1")
+    if region:
+        return Signing("v4", region, f"region {region}", warning)
+    if named:
+        return Signing("v4", named, f"region {named} from the endpoint")
+    if signature == "v4":
+        raise ValueError(f"PLUGIN_REGION: required with PLUGIN_SIGNATURE=v4, as the endpoint {endpoint} names no "
+                         f"region (V4 signatures are scoped to one, e.g. cn-hangzhou)")
+    return Signing("v1", None, "set region for V4, which Aliyun recommends")
+
+
 # ── the diff ─────────────────────────────────────────────────────────────────────────────────────────
 
 @dataclass

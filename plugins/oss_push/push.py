@@ -17,6 +17,8 @@ from . import local, multipart, plan
 from .settings import Settings
 
 SHOWN = 20  # plan lines per category outside a dry run / debug
+CRC_HINT = ("Aliyun OSS sends it: check for a proxy between you and the endpoint; set verify: false to accept "
+            "answers without it (uploads are then checked by Content-MD5 only)")
 
 
 def _source(settings: Settings, workspace: Path) -> Path:
@@ -47,9 +49,13 @@ def _print_plan(p: plan.Plan, full: bool) -> None:
 
 
 def push(settings: Settings, run: Any) -> dict[str, Any]:
+    started = time.monotonic()
+    try:   # not in the model: plan imports settings; checked before oss2 loads, like the model's checks
+        sign = plan.signing(settings.signature, settings.region, settings.endpoint)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
     from . import remote as remote_mod  # oss2 loads here, not at --help
 
-    started = time.monotonic()
     root = _source(settings, run.workspace)
     payloads: dict[str, bytes] = {}
     files = local.scan(settings, root, payloads)
@@ -57,14 +63,16 @@ def push(settings: Settings, run: Any) -> dict[str, Any]:
         raise PluginError(f"no files to publish under {settings.source!r}",
                           hint="check PLUGIN_SOURCE (the seed calls it target) and PLUGIN_INCLUDE/PLUGIN_EXCLUDE")
     log.info(f"{len(files)} local files, {sum(f.size for f in files):,} bytes in {settings.source}; "
-             f"signing {settings.signing.upper()}" + ("" if settings.region else
-                                                      " (set region for V4, which Aliyun recommends)"))
+             f"{sign.line}")
+    if sign.warning:
+        log.warn(sign.warning)
 
     stats = RetryStats()
     rem = remote_mod.Remote(settings, stats)
     result = run.result   # filled as we go, so a failed run's JSON still says what happened
     result.update({"bucket": settings.bucket, "dest": settings.dest, "uploaded": 0, "replaced": 0, "skipped": 0,
-                   "deleted": 0, "bytes": 0, "requests": 0, "retries": 0, "manifest": None})
+                   "deleted": 0, "bytes": 0, "requests": 0, "retries": 0, "manifest": None,
+                   "signing": sign.version, "region": sign.region})
     try:
         _publish(settings, run, rem, files, payloads, result, started)
     finally:
@@ -93,6 +101,8 @@ def _publish(settings: Settings, run: Any, rem: Any, files: list[plan.LocalFile]
             remote[key].md5 = rem.head_md5(key)
     except remote_mod.oss2.exceptions.OssError as exc:
         raise remote_mod.fail(f"listing oss://{settings.bucket}/{prefix}", exc) from None
+    except remote_mod.CrcMissing as exc:
+        raise PluginError(f"{exc}; nothing was changed", hint=CRC_HINT) from None
 
     include, exclude = plan.Globs(settings.include), plan.Globs(settings.exclude)
     p = plan.diff(files, remote, manifest_files=old_files, overwrite=settings.overwrite, delete=settings.delete,
@@ -150,7 +160,7 @@ def _publish(settings: Settings, run: Any, rem: Any, files: list[plan.LocalFile]
     except remote_mod.oss2.exceptions.OssError as exc:
         raise remote_mod.fail("publishing", exc) from None
     except remote_mod.CrcMissing as exc:
-        raise PluginError(str(exc)) from None
+        raise PluginError(f"{exc}; the manifest was not written", hint=CRC_HINT) from None
     if settings.cdn_refresh != "off" and p.changes:
         from . import cdn
 
@@ -247,7 +257,7 @@ def _raise_first(jobs: list[multipart.Job], failures: list[tuple[str, BaseExcept
                           f"the manifest was not written", hint=remote_mod._hint(exc) or
                           "rerun the step: identical files are skipped and big files resume")
     if isinstance(exc, remote_mod.CrcMissing):
-        raise PluginError(str(exc))
+        raise PluginError(f"{exc}{more}; the manifest was not written", hint=CRC_HINT)
     raise exc
 
 

@@ -21,7 +21,7 @@ from tagship import log
 from tagship.errors import PluginError
 from tagship.retry import RetryPolicy, RetryStats, call
 
-from .plan import RemoteObject, remote_object
+from .plan import RemoteObject, Signing, remote_object, signing
 from .settings import Settings
 
 T = TypeVar("T")
@@ -94,7 +94,7 @@ def _hint(exc: BaseException) -> str | None:
     status = getattr(exc, "status", 0)
     if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch") or status == 403:
         return ("check access_key_id/access_key_secret (and security_token for STS), and that the key may "
-                "write to this bucket; with region set, requests are signed with V4 for that region")
+                "write to this bucket; V4 signatures are scoped to the region (PLUGIN_REGION, or the endpoint's)")
     if code == "NoSuchBucket":
         return "check the bucket name and the endpoint's region"
     if status == -2:
@@ -106,10 +106,10 @@ def fail(what: str, exc: BaseException) -> PluginError:
     return PluginError(f"{what} failed: {describe(exc)}", hint=_hint(exc))
 
 
-def make_auth(s: Settings) -> Any:
+def make_auth(s: Settings, sign: Signing) -> Any:
     ak, sk = s.access_key_id.get_secret_value(), s.access_key_secret.get_secret_value()
     token = s.security_token.get_secret_value() if s.security_token else None
-    if s.region:
+    if sign.version == "v4":
         if token:
             from oss2.credentials import StaticCredentialsProvider
 
@@ -124,9 +124,11 @@ class Remote:
     def __init__(self, settings: Settings, stats: RetryStats | None = None,
                  policy: RetryPolicy | None = None):
         self.settings = settings
+        self.signing = signing(settings.signature, settings.region, settings.endpoint)  # push checked it first
         self.session = oss2.Session(pool_size=settings.concurrency)
-        self.bucket = oss2.Bucket(make_auth(settings), settings.endpoint, settings.bucket, session=self.session,
-                                  connect_timeout=settings.timeout, enable_crc=True, region=settings.region,
+        self.bucket = oss2.Bucket(make_auth(settings, self.signing), settings.endpoint, settings.bucket,
+                                  session=self.session, connect_timeout=settings.timeout, enable_crc=True,
+                                  region=self.signing.region,
                                   app_name="tagship-oss-push")
         self.stats = stats or RetryStats()
         self.policy = policy or RetryPolicy(attempts=settings.max_retries + 1, deadline=600, base=0.25, cap=10)
@@ -134,6 +136,7 @@ class Remote:
         self.lock = threading.Lock()
         self.requests = 0
         self.by_op: dict[str, int] = {}
+        self.crc_warned = False
 
     def request(self, op: str, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """One OSS request with retries; raises the last error (callers turn it into a PluginError)."""
@@ -147,10 +150,18 @@ class Remote:
         return call(attempt, is_transient=is_transient, policy=self.policy, what=what, stats=self.stats,
                     describe=describe)
 
-    def check_crc(self, result: Any, what: str) -> None:
-        if self.settings.verify and getattr(result, "crc", None) is None:
-            raise CrcMissing(f"{what}: the server sent no x-oss-hash-crc64ecma, so the upload cannot be "
-                             f"checked (set verify: false to accept that)")
+    def check_crc(self, result: Any, what: str, attr: str = "crc") -> None:
+        """oss2 checks CRC-64 only when the answer carries it. Without: an error with verify, else one warning."""
+        if getattr(result, attr, None) is not None:
+            return
+        if self.settings.verify:
+            raise CrcMissing(f"{what}: the server sent no x-oss-hash-crc64ecma, so the transfer cannot be checked "
+                             f"end to end (a proxy or an OSS-compatible server that drops the header?)")
+        with self.lock:
+            warned, self.crc_warned = self.crc_warned, True
+        if not warned:
+            log.warn(f"{what}: the server sent no x-oss-hash-crc64ecma; accepted as verify is false (uploads are "
+                     f"still checked by Content-MD5); further answers without it are not reported")
 
     # ── reads ──
     def list(self, prefix: str) -> dict[str, RemoteObject]:
@@ -175,7 +186,9 @@ class Remote:
 
     def get_json(self, key: str) -> Any:
         def get() -> bytes:
-            return self.bucket.get_object(key).read()
+            result = self.bucket.get_object(key)
+            self.check_crc(result, f"GET {key}", "server_crc")
+            return result.read()
 
         try:
             data = self.request("GetObject", f"GET {key}", get)

@@ -52,8 +52,13 @@ class Settings(PluginSettings):
     security_token: SecretStr | None = setting(None, help="STS security token, with temporary credentials.",
                                                aliases=["ALIYUN_SECURITY_TOKEN", "OSS_SECURITY_TOKEN",
                                                         "OSS_SESSION_TOKEN"])
-    region: str | None = setting(None, help="Region such as cn-shanghai: requests are signed with V4 when set, "
-                                            "V1 otherwise.", aliases=["OSS_REGION"])
+    region: str | None = setting(None, help="Region such as cn-shanghai, the scope of V4 signatures. Unset: read "
+                                            "from an Aliyun endpoint (oss-cn-shanghai.aliyuncs.com → cn-shanghai).",
+                                 aliases=["OSS_REGION"])
+    signature: Literal["auto", "v1", "v4"] = setting(
+        "auto", help="Request signing. auto: V4 (which Aliyun recommends) when region is set or the endpoint names "
+                     "it, V1 otherwise (e.g. a local endpoint); v4 needs a region, set or from the endpoint; v1 "
+                     "for endpoints that only know V1.")
     source: str = setting(".", help="Local directory to publish, relative to the workspace. The seed's "
                                     "`target` is read as this.", aliases=["PLUGIN_TARGET"])
     dest: str = setting("", help="Remote prefix (no leading /), e.g. cmdb-api/static/1.2.3. Empty = bucket "
@@ -86,8 +91,9 @@ class Settings(PluginSettings):
                                        "is verified.")
     delete_max: str = setting("50%", help="Refuse to delete more than this many objects: a count (100) or a "
                                           "percentage of the objects under dest (50%).")
-    verify: bool = setting(True, help="Re-list dest after uploading and check sizes and ETags; a missing CRC64 "
-                                      "header is then an error, not a silent skip.")
+    verify: bool = setting(True, help="Re-list dest after uploading and check sizes and ETags; an answer without "
+                                      "the CRC-64 header (x-oss-hash-crc64ecma) is then an error (false: a warning, "
+                                      "and Content-MD5 is the only check).")
     cdn_refresh: Literal["off", "files", "directory"] = setting(
         "off", help="After publishing, refresh Aliyun CDN caches: the changed files' URLs, or dest as a directory.")
     cdn_url: str | None = setting(None, help="CDN base URL that maps to the bucket root, e.g. "
@@ -140,10 +146,6 @@ class Settings(PluginSettings):
             raise ValueError("PLUGIN_CDN_URL: required when PLUGIN_CDN_REFRESH is set (the CDN URL of the "
                              "bucket root, e.g. https://static.example.com)")
         return self
-
-    @property
-    def signing(self) -> str:
-        return "v4" if self.region else "v1"
 
     @property
     def manifest_key(self) -> str:

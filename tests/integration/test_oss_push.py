@@ -326,22 +326,6 @@ def test_include_exclude_and_max_qps(push, srv):
     assert out.result["requests"] == 6 and elapsed >= 1.0
 
 
-def test_verify_refuses_an_answer_without_crc64(srv):
-    """oss2 skips its CRC check when the header is missing; with verify that is an error instead."""
-    from types import SimpleNamespace
-
-    from oss_push import remote as rm
-    from oss_push.settings import Settings
-
-    s = Settings.model_validate({"endpoint": srv.endpoint, "bucket": BUCKET, "access_key_id": AK,
-                                 "access_key_secret": SECRET})
-    with pytest.raises(rm.CrcMissing):
-        rm.Remote(s).check_crc(SimpleNamespace(crc=None), "PUT x")
-    rm.Remote(s).check_crc(SimpleNamespace(crc=123), "PUT x")
-    rm.Remote(s.model_copy(update={"verify": False})).check_crc(SimpleNamespace(crc=None), "PUT x")
-    assert not rm.is_transient(rm.CrcMissing("x"))
-
-
 def test_sigterm_stops_promptly_without_a_manifest(srv, ws, tmp_path):
     write_tree(ws / "static_root/1.2.3", {f"many/{i:03d}.txt": b"x" * i for i in range(200)})
     env = {**seed_env(srv, ws), "PLUGIN_CONCURRENCY": "2", "PATH": os.environ["PATH"], "HOME": str(tmp_path)}

@@ -105,3 +105,45 @@ def test_uploads_failing_midway_leave_no_manifest_and_a_rerun_finishes(push, srv
     assert 0 < sent["PutObject"] <= len(FILES)  # only what the failed run did not finish, plus the manifest
     assert result["skipped"] + result["uploaded"] == len(FILES)
     assert_all_present_and_verified(srv)
+
+
+@pytest.mark.parametrize("op", ["PutObject", "UploadPart", "CompleteMultipartUpload"])
+def test_an_answer_without_crc64_fails_the_step_and_a_rerun_finishes(push, srv, op):
+    """The server did the operation but its answer has no x-oss-hash-crc64ecma (oss2 would skip its check):
+    with verify (the default) that is a red step at once, not retried, and no manifest."""
+    srv.set_faults(queue=[{"kind": "nocrc", "op": op}])
+    code, out, result = push(concurrency=1)
+    assert code == 1, out
+    assert "the server sent no x-oss-hash-crc64ecma" in out and "the manifest was not written" in out
+    assert "set verify: false to accept" in out and "Traceback" not in out
+    assert srv.stats()["faults"] == {"nocrc": 1} and result["retries"] == 0   # not retried: it would not help
+    assert result["status"] == "failed" and result.get("manifest") is None
+    assert MANIFEST not in listing(srv)
+    srv.reset_stats()
+    code, out, result = push()       # the endpoint sends CRCs again: the rerun completes the release
+    assert code == 0, out
+    assert_all_present_and_verified(srv)
+
+
+def test_a_manifest_read_without_crc64_fails_before_any_change(push, srv, tmp_path):
+    """The previous manifest decides what is skipped: read without a CRC, it is not trusted (with verify)."""
+    assert push()[0] == 0
+    (tmp_path / "ws/dist/new.txt").write_bytes(b"new in this release")
+    srv.set_faults(queue=[{"kind": "nocrc", "op": "GetObject"}])
+    srv.reset_stats()
+    code, out, result = push()
+    assert code == 1, out
+    assert f"GET {MANIFEST}: the server sent no x-oss-hash-crc64ecma" in out and "nothing was changed" in out
+    assert "PutObject" not in srv.stats()["by_op"] and "DeleteObject" not in srv.stats()["by_op"]
+    assert MANIFEST in listing(srv) and f"{DEST}/new.txt" not in listing(srv)
+
+
+def test_without_verify_answers_lacking_crc64_are_accepted_with_one_warning(push, srv):
+    srv.set_faults(queue=[{"kind": "nocrc", "op": op} for op in
+                          ("PutObject", "PutObject", "UploadPart", "CompleteMultipartUpload")])
+    code, out, result = push(verify="false")
+    assert code == 0, out
+    assert srv.stats()["faults"] == {"nocrc": 4} and srv.set_faults()["queue"] == []
+    assert out.count("x-oss-hash-crc64ecma") == 1 and "accepted as verify is false" in out
+    assert result["manifest"] == MANIFEST
+    assert_all_present_and_verified(srv)

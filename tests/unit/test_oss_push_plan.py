@@ -185,3 +185,48 @@ def test_delete_never_touches_what_include_exclude_leave_out():
     scope = lambda rel: plan.selected(rel, plan.Globs(["*.js"]), plan.Globs([]))  # noqa: E731
     p = plan.diff([lf("a.js")], remotes, delete=True, dest="d", in_scope=scope)
     assert p.delete == ["d/old.js"] and p.keep == ["d/.git/HEAD", "d/img/logo.png"]
+
+
+@pytest.mark.parametrize("endpoint, region", [
+    ("https://oss-cn-shanghai.aliyuncs.com", "cn-shanghai"),            # the seed's endpoint, as the model stores it
+    ("oss-cn-shanghai.aliyuncs.com", "cn-shanghai"),
+    ("https://oss-cn-shanghai-internal.aliyuncs.com", "cn-shanghai"),   # the VPC endpoint
+    ("http://oss-ap-southeast-1.aliyuncs.com:80", "ap-southeast-1"),
+    ("https://lyops.oss-cn-hangzhou.aliyuncs.com", "cn-hangzhou"),      # <bucket>.oss-…
+    ("https://oss-cn-shanghai-finance-1-internal.aliyuncs.com", "cn-shanghai-finance-1"),
+    ("https://oss-rg-china-mainland.aliyuncs.com", "rg-china-mainland"),
+    ("https://cn-beijing.oss.aliyuncs.com", "cn-beijing"),              # dual-stack
+    ("https://OSS-CN-Beijing.aliyuncs.com.", "cn-beijing"),
+    ("https://oss-accelerate.aliyuncs.com", None),                      # global acceleration names no region
+    ("https://oss-accelerate-overseas.aliyuncs.com", None),
+    ("http://127.0.0.1:9000", None),                                    # the local endpoint
+    ("https://static.example.com", None),                               # a CNAME
+    ("https://oss-cn-shanghai.aliyuncs.com.evil.example", None),
+    ("https://oss.aliyuncs.com", None),
+])
+def test_endpoint_region(endpoint, region):
+    assert plan.endpoint_region(endpoint) == region
+
+
+SH, LOCAL = "https://oss-cn-shanghai.aliyuncs.com", "http://127.0.0.1:9000"
+
+
+@pytest.mark.parametrize("signature, region, endpoint, version, scope, line", [
+    ("auto", None, SH, "v4", "cn-shanghai", "signing V4 (region cn-shanghai from the endpoint)"),
+    ("auto", "cn-hangzhou", LOCAL, "v4", "cn-hangzhou", "signing V4 (region cn-hangzhou)"),
+    ("auto", None, LOCAL, "v1", None, "signing V1 (set region for V4, which Aliyun recommends)"),
+    ("v4", None, SH, "v4", "cn-shanghai", "signing V4 (region cn-shanghai from the endpoint)"),
+    ("v4", "cn-hangzhou", LOCAL, "v4", "cn-hangzhou", "signing V4 (region cn-hangzhou)"),
+    ("v1", None, SH, "v1", None, "signing V1 (signature: v1)"),
+    ("v1", "cn-hangzhou", LOCAL, "v1", None, "signing V1 (signature: v1)"),
+])
+def test_signing(signature, region, endpoint, version, scope, line):
+    s = plan.signing(signature, region, endpoint)
+    assert (s.version, s.region, s.line, s.warning) == (version, scope, line, "")
+
+
+def test_signing_v4_needs_a_region_and_a_contradicted_region_is_warned():
+    with pytest.raises(ValueError, match=r"^PLUGIN_REGION: required with PLUGIN_SIGNATURE=v4"):
+        plan.signing("v4", None, LOCAL)
+    s = plan.signing("auto", "cn-hangzhou", SH)   # the set region wins, with a warning
+    assert (s.version, s.region) == ("v4", "cn-hangzhou") and "endpoint is in cn-shanghai" in s.warning

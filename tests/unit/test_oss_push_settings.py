@@ -19,7 +19,7 @@ def test_seed_step_unchanged():
     s, source = load_settings(Settings, SEED)
     assert (s.source, s.dest, s.bucket) == ("static_root/1.2.3", "cmdb-api/static/1.2.3", "lyops")
     assert s.endpoint == "https://oss-cn-shanghai.aliyuncs.com"      # no scheme: https, not oss2's http
-    assert s.signing == "v1" and s.overwrite is False and s.delete is False and s.verify is True
+    assert s.signature == "auto" and s.region is None and s.overwrite is False and s.delete is False and s.verify is True
     assert s.concurrency == 16 and s.manifest_key == "cmdb-api/static/1.2.3/.tagship-manifest.json"
     assert renamed_settings(Settings, source) == [
         "PLUGIN_TARGET is read as PLUGIN_SOURCE (source); the old name still works"]
@@ -29,7 +29,7 @@ def test_secret_aliases_and_v4():
     env = {"OSS_ACCESS_KEY_ID": "id", "ALIYUN_ACCESS_KEY_SECRET": "sk", "PLUGIN_ENDPOINT": "http://127.0.0.1:9",
            "PLUGIN_BUCKET": "site", "PLUGIN_REGION": "cn-hangzhou", "PLUGIN_SECURITY_TOKEN": "tok"}
     s, _ = load_settings(Settings, env)
-    assert s.access_key_id.get_secret_value() == "id" and s.signing == "v4"
+    assert s.access_key_id.get_secret_value() == "id" and s.region == "cn-hangzhou"
     assert s.security_token.get_secret_value() == "tok"
 
 
