@@ -95,6 +95,11 @@ def _hint(exc: BaseException) -> str | None:
     if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch") or status == 403:
         return ("check access_key_id/access_key_secret (and security_token for STS), and that the key may "
                 "write to this bucket; V4 signatures are scoped to the region (PLUGIN_REGION, or the endpoint's)")
+    details = getattr(exc, "details", None)
+    message = str(details.get("Message", "")) if isinstance(details, dict) else ""
+    if code == "InvalidArgument" and "region" in message.lower():
+        return ("V4 signatures are scoped to a region, and this one is not the bucket's: set PLUGIN_REGION to the "
+                "bucket's region (it overrides the one read from the endpoint), or signature: v1")
     if code == "NoSuchBucket":
         return "check the bucket name and the endpoint's region"
     if status == -2:
