@@ -7,6 +7,8 @@
 #   4. the pipeline           tagship exec: version-bump -> oss-push -> registry-push -> cs-deploy
 #   5. check                  the service answers 1.0.0; its static files are in OSS with a manifest
 #   6. a bad release          v1.0.1 fails its healthcheck: cs-deploy fails and rolls back; 1.0.0 keeps answering
+#                             and `latest` still points at 1.0.0 (registry-push defers it; cs-deploy moves it
+#                             only after a healthy deploy)
 #
 # Re-runnable: it removes its own stack, OSS container and work directory first. Needs `make testbed`.
 # In production Drone runs the pipeline; `tagship exec` is the local try-out runner.
@@ -43,11 +45,11 @@ if docker stack ls --format '{{.Name}}' 2>/dev/null | grep -qx "$STACK"; then
 fi
 docker rm -f "$OSS_NAME" >/dev/null 2>&1 || true
 rm -rf "$DEMO" && mkdir -p "$DEMO"
-# the previous run's live66_gateway tags, so smart floating tags see a fresh registry again
+# the previous run's ly_ops/live66_gateway tags, so smart floating tags see a fresh registry again
 "$PY" - <<'PY'
 import os, requests
 reg, auth = os.environ["TAGSHIP_REGISTRY"], (os.environ["TAGSHIP_REGISTRY_USER"], os.environ["TAGSHIP_REGISTRY_PASSWORD"])
-ca, base = os.environ["TAGSHIP_REGISTRY_CA"], f"https://{os.environ['TAGSHIP_REGISTRY']}/v2/live66_gateway"
+ca, base = os.environ["TAGSHIP_REGISTRY_CA"], f"https://{os.environ['TAGSHIP_REGISTRY']}/v2/ly_ops/live66_gateway"
 accept = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"
 tags = requests.get(f"{base}/tags/list", auth=auth, verify=ca, timeout=10).json().get("tags") or []
 digests = {requests.head(f"{base}/manifests/{t}", auth=auth, verify=ca, timeout=10,
@@ -55,7 +57,7 @@ digests = {requests.head(f"{base}/manifests/{t}", auth=auth, verify=ca, timeout=
 for d in filter(None, digests):
     requests.delete(f"{base}/manifests/{d}", auth=auth, verify=ca, timeout=10)
 PY
-ok "clean ($DEMO, stack $STACK, registry repo live66_gateway)"
+ok "clean ($DEMO, stack $STACK, registry repo ly_ops/live66_gateway)"
 
 # ------------------------------------------------------------------------------------------- images
 stage "1/6 build the plugin images"
@@ -95,6 +97,17 @@ EOS
 )
 ok "$REPO at $(git -c safe.directory="*" -C "$REPO" rev-parse --short HEAD), tag v1.0.0; secrets in $DEMO/secrets.env (mode 600)"
 
+tag_digests() {  # tag... — one line per tag: the manifest digest the registry serves for it (HTTP API v2 HEAD)
+  "$PY" - "$@" <<'PY'
+import os, sys
+from tagship.registry import RegistryClient
+api = RegistryClient(os.environ["TAGSHIP_REGISTRY"], os.environ["TAGSHIP_REGISTRY_USER"],
+                     os.environ["TAGSHIP_REGISTRY_PASSWORD"], verify=os.environ["TAGSHIP_REGISTRY_CA"])
+for tag in sys.argv[1:]:
+    print(tag, api.digest("ly_ops/live66_gateway", tag))
+PY
+}
+
 run_pipeline() {  # tag — the full log goes to $DEMO/<tag>.log; the screen gets it without build chatter
   (cd "$REPO" && "$TAGSHIP" exec .drone.yml --tag "$1" --secrets-file "$DEMO/secrets.env" \
      --env REGISTRY="$TAGSHIP_REGISTRY" --env REGISTRY_USER="$TAGSHIP_REGISTRY_USER" --env OSS_ENDPOINT="$OSS_URL" --env OSS_BUCKET="$BUCKET" \
@@ -112,6 +125,11 @@ answer=$(curl -s --max-time 5 "http://127.0.0.1:$PORT/" || true)
 echo "GET http://127.0.0.1:$PORT/ -> $answer"
 [[ "$answer" == *"1.0.0"* ]] || fail "the service does not answer with 1.0.0"
 ok "the service answers with 1.0.0"
+read -r _ D100 < <(tag_digests 1.0.0)
+read -r _ DLATEST < <(tag_digests latest)
+echo "registry: latest -> ${DLATEST:0:19}… (1.0.0 is ${D100:0:19}…)"
+[[ "$DLATEST" == "$D100" ]] || fail "latest was not moved to 1.0.0 after its healthy deploy"
+ok "latest moved to 1.0.0 after the healthy deploy"
 OSS_URL=$OSS_URL OSS_AK=$OSS_AK OSS_SK=$OSS_SK "$PY" - <<'PYEOF'
 import json, os, oss2
 bucket = oss2.Bucket(oss2.Auth(os.environ["OSS_AK"], os.environ["OSS_SK"]), os.environ["OSS_URL"], "lyops")
@@ -141,13 +159,19 @@ done
 echo "GET http://127.0.0.1:$PORT/ -> $answer"
 [[ "$answer" == *"1.0.0"* ]] || fail "after the failed release the service does not answer with 1.0.0"
 ok "rolled back: 1.0.0 keeps answering"
+read -r _ DLATEST < <(tag_digests latest)
+read -r _ D101 < <(tag_digests 1.0.1)
+echo "registry: latest -> ${DLATEST:0:19}… (1.0.0 is ${D100:0:19}…, the broken 1.0.1 is ${D101:0:19}…)"
+[[ "$DLATEST" == "$D100" ]] || fail "latest moved off 1.0.0 although 1.0.1 failed its deploy"
+ok "latest still points at 1.0.0: nobody pulling latest gets the broken release"
 
 # ------------------------------------------------------------------------------------------- summary
 stage "summary"
 cat <<EOS
-  v1.0.0   released: image $TAGSHIP_REGISTRY/live66_gateway:1.0.0 (by digest), static files in
+  v1.0.0   released: image $TAGSHIP_REGISTRY/ly_ops/live66_gateway:1.0.0 (by digest), static files in
            oss://$BUCKET/live66-gateway/static/1.0.0/, stack '$STACK' answering on :$PORT
-  v1.0.1   failed its healthcheck -> cs-deploy exited non-zero and rolled back; 1.0.0 still serves
+  v1.0.1   failed its healthcheck -> cs-deploy exited non-zero and rolled back; 1.0.0 still serves,
+           and latest/1/1.0 still point at 1.0.0 (only 1.0.1 itself was pushed)
   time     $((SECONDS - T0))s
   look     docker service ps ${STACK}_gateway · curl http://127.0.0.1:$PORT/ · $REPO/.tagship/*.json
   clean    docker stack rm $STACK; docker rm -f $OSS_NAME

@@ -10,6 +10,8 @@ the previous version keeps answering.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import shutil
@@ -97,6 +99,7 @@ class Release:
         self.tb = _testbed()
         self.repo = root / "live66-gateway"
         self.stack = f"tagship-e2e-{uuid.uuid4().hex[:8]}"
+        self.namespace = f"e2e{uuid.uuid4().hex[:8]}"    # a fresh repository: smart floating sees no other run
         self.port = _free_port()
         self.oss_endpoint = oss_endpoint
         shutil.copytree(ROOT / "examples" / "go-service", self.repo)
@@ -115,10 +118,24 @@ class Release:
         return subprocess.run(
             [str(BIN / "tagship"), "exec", ".drone.yml", "--tag", tag, "--secrets-file", str(self.secrets),
              "--env", f"REGISTRY={tb['TAGSHIP_REGISTRY']}", "--env", f"REGISTRY_USER={tb['TAGSHIP_REGISTRY_USER']}",
+             "--env", f"REGISTRY_NAMESPACE={self.namespace}",
              "--env", f"OSS_ENDPOINT={self.oss_endpoint}", "--env", "OSS_BUCKET=lyops",
              "--env", f"GATEWAY_PORT={self.port}", "--env", f"STACK={self.stack}",
              "--env", "PUBLISH_MODE=host", "--env", "UPDATE_ORDER=stop-first"],
             cwd=self.repo, capture_output=True, text=True, timeout=600)
+
+    def digest(self, tag: str) -> str:
+        """The manifest digest the registry serves for a tag, read with skopeo (neither Docker nor tagship)."""
+        tb = self.tb
+        auth = self.repo.parent / "skopeo-auth.json"
+        auth.write_text(json.dumps({"auths": {tb["TAGSHIP_REGISTRY"]: {"auth": base64.b64encode(
+            f"{tb['TAGSHIP_REGISTRY_USER']}:{tb['TAGSHIP_REGISTRY_PASSWORD']}".encode()).decode()}}}))
+        ref = f"docker://{tb['TAGSHIP_REGISTRY']}/{self.namespace}/live66_gateway:{tag}"
+        out = subprocess.run(["skopeo", "inspect", "--raw", "--authfile", str(auth), "--cert-dir",
+                              tb["TAGSHIP_REGISTRY_CERT_DIR"], ref], capture_output=True, timeout=60)
+        auth.unlink()
+        assert out.returncode == 0, out.stderr.decode()[-500:]
+        return "sha256:" + hashlib.sha256(out.stdout).hexdigest()
 
     def assert_no_secret(self, log: str) -> None:
         for secret in (OSS_KEY_SECRET, OSS_KEY_ID, self.tb["TAGSHIP_REGISTRY_PASSWORD"]):
@@ -156,6 +173,13 @@ def test_tag_pipeline_deploys_the_new_version_and_publishes_static_files(release
     assert "@sha256:" in spec.stdout and json.dumps(pushed).find(spec.stdout.strip().split("@")[1]) >= 0, \
         "the service does not run the digest registry-push recorded"
 
+    # latest (and 1, 1.0) moved to 1.0.0 only after its healthy deploy (defer_floating), by cs-deploy
+    digest = pushed["digest"]
+    assert pushed["tags"] == ["1.0.0"] and sorted(pushed["deferred"]["tags"]) == ["1", "1.0", "latest"]
+    deployed = json.loads((repo / ".tagship" / "cs-deploy.json").read_text())
+    assert len(deployed["promoted"]) == 3
+    assert {release.digest(t) for t in ("1.0.0", "1.0", "1", "latest")} == {digest}
+
     # the static files are in OSS under the versioned prefix, with their manifest
     import oss2
 
@@ -190,4 +214,9 @@ def test_a_release_that_fails_its_healthcheck_is_red_and_the_previous_version_ke
     image = subprocess.run(["docker", "service", "inspect", f"{release.stack}_gateway", "--format",
                             "{{.Spec.TaskTemplate.ContainerSpec.Image}}"], capture_output=True, text=True).stdout
     assert ":1.0.0@sha256:" in image
+    # the broken release was pushed under its version only; latest still is 1.0.0 for anyone pulling it
+    good = release.digest("1.0.0")
+    assert release.digest("1.0.1") != good
+    assert release.digest("latest") == good and release.digest("1") == good and release.digest("1.0") == good
+    assert f"latest stays on {good}" in log
     release.assert_no_secret(log)
