@@ -5,6 +5,7 @@ import pytest
 from tagship.errors import SettingsError
 from tagship.settings import load_settings, renamed_settings
 
+from oss_push import plan
 from oss_push.__main__ import main
 from oss_push.settings import Settings
 
@@ -19,6 +20,7 @@ def test_seed_step_unchanged():
     s, source = load_settings(Settings, SEED)
     assert (s.source, s.dest, s.bucket) == ("static_root/1.2.3", "cmdb-api/static/1.2.3", "lyops")
     assert s.endpoint == "https://oss-cn-shanghai.aliyuncs.com"      # no scheme: https, not oss2's http
+    assert plan.signing(s.signature, s.region, s.endpoint).line == "signing V4 (region cn-shanghai from the endpoint)"
     assert s.signature == "auto" and s.region is None and s.overwrite is False and s.delete is False and s.verify is True
     assert s.concurrency == 16 and s.manifest_key == "cmdb-api/static/1.2.3/.tagship-manifest.json"
     assert renamed_settings(Settings, source) == [
