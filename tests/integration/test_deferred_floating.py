@@ -205,3 +205,42 @@ def test_a_failed_move_is_red_and_the_deploy_stays(release, tmp_path, docker_cli
     spec = docker_client.api.inspect_service(f"{box['stack']}_web")["Spec"]
     assert spec["TaskTemplate"]["ContainerSpec"]["Image"].endswith("@" + good)
     assert registry_tags(box, tmp_path) == {"2.0.0": good}
+
+
+def test_a_release_that_went_out_meanwhile_keeps_latest(release, tmp_path):
+    """Smart floating is judged again when the tags move: 3.1.0 went out while 3.0.1 was deploying, so 3.0
+    moves to 3.0.1 but 3 and latest stay on 3.1.0."""
+    box, tb = release, release["tb"]
+    code, out, pushed = push(box, "3.0.1")
+    assert code == 0, out
+    assert sorted(pushed["deferred"]["tags"]) == ["3", "3.0", "latest"]
+    from tagship.registry import RegistryClient
+
+    api = RegistryClient(tb.registry, tb.user, tb.password, verify=tb.ca)
+    # another pipeline released 3.1.0 (its own image) and moved 3 and latest to it while 3.0.1 was deploying
+    other = box["ws"].parent / "other"
+    other.mkdir()
+    (other / "Dockerfile").write_text("FROM " + box["tb"].busybox_image + "\nRUN echo 3.1.0 > /v\n")
+    ref = f"{tb.registry}/{box['repo']}"
+    subprocess.run(["docker", "build", "-q", "-t", f"{ref}:3.1.0", str(other)], check=True, capture_output=True,
+                   timeout=120)
+    cfg = other / "docker"
+    cfg.mkdir()
+    (cfg / "config.json").write_text(json.dumps({"auths": {tb.registry: {"auth": base64.b64encode(
+        f"{tb.user}:{tb.password}".encode()).decode()}}}))
+    try:
+        subprocess.run(["docker", "--config", str(cfg), "push", "-q", f"{ref}:3.1.0"], check=True,
+                       capture_output=True, timeout=120)
+    finally:
+        subprocess.run(["docker", "image", "rm", "-f", f"{ref}:3.1.0"], capture_output=True, timeout=60)
+    newer = api.digest(box["repo"], "3.1.0")
+    for tag in ("3", "latest"):
+        api.put_tag(box["repo"], newer, tag)
+
+    code, out, result = deploy(box, "3.0.1")
+    assert code == 0, out
+    assert result["promoted"] == [f"{ref}:3.0"] and result["promotion_held_back"] == ["3", "latest"]
+    assert "not moving 3, latest: the registry already has 3.1.0" in out
+    tags = registry_tags(box, tmp_path)
+    assert tags["3.0"] == tags["3.0.1"] == pushed["digest"]
+    assert tags["3"] == tags["latest"] == tags["3.1.0"] == newer
