@@ -5,6 +5,7 @@ repository scope), and against the real htpasswd registry of the test bed (basic
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -112,3 +113,70 @@ def test_an_insecure_registry_without_tls_is_read_over_http(registry):
 
     with pytest.raises(requests.exceptions.SSLError):
         RegistryClient(registry, USER, PW).digest("ly_ops/app", "1.1.0")   # not insecure: no fallback
+
+
+class ManifestStore(BaseHTTPRequestHandler):
+    """Basic auth; serves one OCI manifest by digest and records the PUTs (``lie``: answer another digest)."""
+
+    protocol_version = "HTTP/1.1"
+    body = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]}'
+    media = "application/vnd.oci.image.manifest.v1+json"
+    puts: list = []
+    lie = False
+
+    def log_message(self, *a):
+        pass
+
+    def _send(self, code, body=b"", headers=None):
+        self.send_response(code)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _authorized(self):
+        if self.headers.get("Authorization") == "Basic " + base64.b64encode(f"{USER}:{PW}".encode()).decode():
+            return True
+        self._send(401, b"{}", {"WWW-Authenticate": 'Basic realm="test"'})
+        return False
+
+    def do_GET(self):
+        if not self._authorized():
+            return
+        digest = "sha256:" + hashlib.sha256(self.body).hexdigest()
+        if self.path == f"/v2/ly_ops/app/manifests/{digest}":
+            return self._send(200, self.body, {"Content-Type": self.media, "Docker-Content-Digest": digest})
+        return self._send(404, b"{}")
+
+    def do_PUT(self):
+        if not self._authorized():
+            return
+        data = self.rfile.read(int(self.headers["Content-Length"]))
+        self.puts.append((self.path, self.headers.get("Content-Type"), data))
+        digest = "sha256:" + hashlib.sha256(b"other" if self.lie else data).hexdigest()
+        return self._send(201, b"", {"Docker-Content-Digest": digest})
+
+
+@pytest.fixture
+def store():
+    ManifestStore.puts, ManifestStore.lie = [], False
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ManifestStore)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_put_tag_copies_the_manifest_bytes_and_media_type_and_checks_the_digest(store):
+    api = RegistryClient(store, USER, PW, scheme="http")
+    digest = "sha256:" + hashlib.sha256(ManifestStore.body).hexdigest()
+    assert api.put_tag("ly_ops/app", digest, "latest") == digest
+    assert ManifestStore.puts == [("/v2/ly_ops/app/manifests/latest", ManifestStore.media, ManifestStore.body)]
+    ManifestStore.lie = True                     # a registry that stored something else is an error
+    with pytest.raises(RegistryError) as err:
+        api.put_tag("ly_ops/app", digest, "1")
+    assert "stored sha256:" in str(err.value) and digest in str(err.value)
+    with pytest.raises(RegistryError) as err:    # an unknown digest: nothing is put
+        api.put_tag("ly_ops/app", "sha256:" + "0" * 64, "2")
+    assert err.value.status == 404 and len(ManifestStore.puts) == 2
