@@ -164,6 +164,12 @@ def test_latest_moves_after_a_healthy_deploy_and_stays_after_a_failed_one(releas
     assert "password" not in json.dumps(deferred)
     assert "wait for cs-deploy" in out
 
+    # a dry run only says what would move
+    code, out, result = deploy(box, "1.0.0", dry_run="true")
+    assert code == 0, out
+    assert f"1.0, 1, latest would move to {good}" in out and "promoted" not in result, out
+    assert registry_tags(box, tmp_path) == {"1.0.0": good}
+
     # a healthy deploy of that digest moves them
     code, out, result = deploy(box, "1.0.0")
     assert code == 0, out
@@ -205,6 +211,13 @@ def test_a_failed_move_is_red_and_the_deploy_stays(release, tmp_path, docker_cli
     spec = docker_client.api.inspect_service(f"{box['stack']}_web")["Spec"]
     assert spec["TaskTemplate"]["ContainerSpec"]["Image"].endswith("@" + good)
     assert registry_tags(box, tmp_path) == {"2.0.0": good}
+    # as the hint says: fix it and re-run the step — the stack is unchanged, the tags move
+    data["deferred"]["targets"].pop()
+    path.write_text(json.dumps(data))
+    code, out, result = deploy(box, "2.0.0")
+    assert code == 0, out
+    assert result["outcome"] == "unchanged" and len(result["promoted"]) == 3
+    assert registry_tags(box, tmp_path) == {t: good for t in ("2.0.0", "2.0", "2", "latest")}
 
 
 def test_a_release_that_went_out_meanwhile_keeps_latest(release, tmp_path):
