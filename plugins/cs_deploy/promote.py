@@ -132,11 +132,14 @@ def hold(settings: Any, run: Any) -> None:
     run.result["promoted"] = []
     for target in deferred["targets"]:
         api, path = _client(settings, target)
+        reachable = True
         for tag in deferred["tags"]:
-            try:
-                where = api.digest(path, tag)
-            except RegistryError as exc:
-                where = "nothing (no such tag yet)" if exc.status == 404 else f"where it was ({exc})"
-            except Exception as exc:
-                where = f"where it was ({type(exc).__name__})"
+            where = "where it was"
+            if reachable:
+                try:
+                    where = api.digest(path, tag)
+                except RegistryError as exc:
+                    where = "nothing (no such tag yet)" if exc.status == 404 else f"where it was ({exc})"
+                except Exception as exc:     # unreachable: do not wait on it again for every tag
+                    where, reachable = f"where it was ({type(exc).__name__})", False
             log.note(f"{tag} stays on {where}: {target.get('repo')}:{tag} is not moved after a failed deploy")
