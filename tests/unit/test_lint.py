@@ -170,3 +170,11 @@ def test_repo_pipelines_are_clean():
         findings, notes, checked = lint.lint_text(f.read_text())
         assert findings == [] and notes == [], f
         assert checked >= 1, f
+
+
+def test_readme_pipeline_is_clean():
+    """The seed's pipeline rewritten with tagship in README.md is what a newcomer copies: it must lint clean."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    findings, notes, checked = lint.lint_text(block)
+    assert (findings, notes, checked) == ([], [], 4)
