@@ -13,7 +13,7 @@ from tagship.runtime import Interrupted
 
 from . import lint as lint_mod
 from . import plan as plan_mod
-from . import render
+from . import render, swarm_env
 from .backend import ApplyError, Applied, Desired, Outcome, Plan
 from .backends import open_backend
 from .settings import looks_secret
@@ -34,6 +34,7 @@ def prepare(settings: Any, run: Any, environ: dict[str, str] | None = None) -> D
     path = run.workspace / settings.compose_file
     raw = render.load(path)
     compose, text = render.render(raw, variables)
+    swarm_env.resolve(compose, variables, path.parent)   # env_file and bare KEYs, as docker's loader does
     for svc in compose["services"].values():      # a literal secret in the file is still not for the log
         for key, value in plan_mod.env_map((svc or {}).get("environment")).items():
             if looks_secret(key) and len(value) >= 4:

@@ -21,9 +21,10 @@ from tagship.results import read_result
 
 from . import converge
 from .backend import Applied, ApplyError, Desired, Outcome, Plan
+from .plan import env_map as swarm_spec_labels
 from .plan import diff_service, digest_from_result, pinned, removed, split_ref
-from .swarm_spec import (HASH_LABEL, IGNORED, NAMESPACE, content_name, current_view, registry_of,
-                         service_spec, want_update_view)
+from . import swarm_checks, swarm_objects
+from .swarm_spec import HASH_LABEL, NAMESPACE, content_name, current_view, registry_of, service_spec, want_update_view
 
 
 class SwarmBackend:
@@ -141,10 +142,10 @@ class SwarmBackend:
         """Top-level configs/secrets → (compose name → (id or '', swarm name, data or None if external))."""
         out = {}
         base = (self.run.workspace / self.s.compose_file).parent
-        for key, cfg in (desired.compose.get(kind) or {}).items():
-            cfg = cfg or {}
-            if cfg.get("external"):
-                out[key] = ("", str(cfg.get("name") or key), None)
+        for key, obj in swarm_objects.table(desired.compose, desired.stack)[kind].items():
+            cfg = obj.cfg
+            if obj.external:
+                out[key] = ("", obj.name, None)
                 continue
             if not cfg.get("file"):
                 raise SettingsError(f"PLUGIN_COMPOSE_FILE: {kind}.{key}: needs file: (or external: true)")
@@ -156,24 +157,26 @@ class SwarmBackend:
                                     f"{exc.strerror or exc}") from None
             if kind == "secrets":
                 self.run.secret(data.decode(errors="replace").strip())
-            out[key] = ("", content_name(desired.stack, key, data), data)
+            out[key] = ("", obj.name if obj.named else content_name(desired.stack, key, data), data)
         return out
 
     def plan(self, desired: Desired) -> Plan:
-        for name, want in desired.services.items():
-            ignored = [k for k in IGNORED if k in want.config]
-            if ignored:
-                log.note(f"{name}: swarm mode ignores {', '.join(ignored)}")
+        swarm_checks.warn_unsupported(desired)
+        objs = swarm_objects.table(desired.compose, desired.stack)
+        problems = swarm_objects.undeclared(desired.compose, objs)
+        if problems:
+            raise SettingsError([f"PLUGIN_COMPOSE_FILE: {p}" for p in problems])
+        swarm_checks.check_externals(self.api, desired, objs)
         self._pin(desired)
         existing = self._existing(desired.stack)
-        networks = {key: (str(cfg.get("name") or key) if (cfg or {}).get("external") else f"{desired.stack}_{key}")
-                    for key, cfg in {"default": None, **(desired.compose.get("networks") or {})}.items()}
+        networks = {key: obj.name for key, obj in objs["networks"].items()}
         configs, secrets = self._objects(desired, "configs"), self._objects(desired, "secrets")
+        base = (self.run.workspace / self.s.compose_file).parent
         specs, diffs = {}, []
         for name, want in desired.services.items():
             try:
-                spec = service_spec(desired.stack, want, networks,
-                                    {k: v[:2] for k, v in configs.items()}, {k: v[:2] for k, v in secrets.items()})
+                spec = service_spec(desired.stack, want, objs, {k: v[:2] for k, v in configs.items()},
+                                    {k: v[:2] for k, v in secrets.items()}, base)
             except ValueError as exc:
                 raise SettingsError(f"PLUGIN_COMPOSE_FILE: services.{name}: {exc}") from None
             specs[name] = spec
@@ -196,33 +199,32 @@ class SwarmBackend:
             diffs += removed(existing, desired.services)
         notes = [] if existing else [f"stack {desired.stack} does not exist yet; it will be created"]
         state = {"existing": existing, "specs": specs, "networks": networks, "configs": configs,
-                 "secrets": secrets}
+                 "secrets": secrets, "objs": objs}
         return Plan(desired, diffs, notes, state)
 
     # ----------------------------------------------------------------------------------------- apply
 
     def _ensure_networks(self, plan: Plan) -> None:
+        """Create the used, non-external networks that do not exist yet (docker/cli convert.Networks)."""
         stack = plan.desired.stack
-        declared = {"default": None, **(plan.desired.compose.get("networks") or {})}
-        used = {n for svc in plan.desired.services.values()
-                for n in (svc.config.get("networks") or ["default"])}
-        for key in sorted(used):
-            cfg = declared.get(key) or {}
-            if key not in declared:
-                raise SettingsError(f"PLUGIN_COMPOSE_FILE: network {key!r} is used but not declared")
-            name = plan.state["networks"][key]
-            found = [n for n in self.api.networks(names=[name]) if n["Name"] == name]
-            if cfg.get("external"):
-                if not found or found[0].get("Scope") != "swarm":
-                    raise PluginError(f"external network {name} does not exist (or is not swarm-scoped)",
-                                      hint=f"docker network create -d overlay {name}")
+        for key in sorted(swarm_objects.used(plan.desired.compose, "networks")):
+            obj = plan.state["objs"]["networks"][key]
+            if obj.external or [n for n in self.api.networks(names=[obj.name]) if n["Name"] == obj.name]:
                 continue
-            if not found:
-                self.api.create_network(name, driver=cfg.get("driver", "overlay"), scope="swarm",
-                                        labels={**(cfg.get("labels") or {}), NAMESPACE: stack},
-                                        attachable=bool(cfg.get("attachable")),
-                                        options=cfg.get("driver_opts") or None)
-                log.info(f"network {name} created")
+            cfg = obj.cfg
+            ipam = None
+            if cfg.get("ipam"):
+                import docker
+
+                pools = [docker.types.IPAMPool(subnet=c.get("subnet")) for c in cfg["ipam"].get("config") or []]
+                ipam = docker.types.IPAMConfig(driver=cfg["ipam"].get("driver") or "default", pool_configs=pools)
+            labels = {str(k): str(v) for k, v in swarm_spec_labels(cfg.get("labels")).items()}
+            self.api.create_network(obj.name, driver=cfg.get("driver") or "overlay", scope="swarm",
+                                    labels={**labels, NAMESPACE: stack}, attachable=bool(cfg.get("attachable")),
+                                    internal=bool(cfg.get("internal")), ipam=ipam,
+                                    options={str(k): str(v) for k, v in (cfg.get("driver_opts") or {}).items()}
+                                    or None)
+            log.info(f"network {obj.name} created")
 
     def _ensure_objects(self, plan: Plan, kind: str) -> dict[str, tuple[str, str]]:
         ids = {}
