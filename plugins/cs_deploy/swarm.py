@@ -23,7 +23,7 @@ from . import converge
 from .backend import Applied, ApplyError, Desired, Outcome, Plan
 from .plan import env_map as swarm_spec_labels
 from .plan import diff_service, digest_from_result, pinned, removed, split_ref
-from . import swarm_checks, swarm_objects
+from . import compose_schema, swarm_checks, swarm_objects
 from .swarm_spec import HASH_LABEL, NAMESPACE, content_name, current_view, registry_of, service_spec, want_update_view
 
 
@@ -112,6 +112,8 @@ class SwarmBackend:
 
         result = read_result(self.run.workspace, "registry-push")
         for want in desired.services.values():
+            if split_ref(want.image)[1] is None and split_ref(want.image)[2] is None:
+                want.image = f"{want.image}:latest"      # as docker/cli names an untagged image
             image = want.image
             if split_ref(image)[2]:
                 continue
@@ -161,11 +163,11 @@ class SwarmBackend:
         return out
 
     def plan(self, desired: Desired) -> Plan:
-        swarm_checks.warn_unsupported(desired)
         objs = swarm_objects.table(desired.compose, desired.stack)
-        problems = swarm_objects.undeclared(desired.compose, objs)
+        problems = compose_schema.problems(desired.compose) + swarm_objects.undeclared(desired.compose, objs)
         if problems:
             raise SettingsError([f"PLUGIN_COMPOSE_FILE: {p}" for p in problems])
+        swarm_checks.warn_unsupported(desired)
         swarm_checks.check_externals(self.api, desired, objs)
         self._pin(desired)
         existing = self._existing(desired.stack)

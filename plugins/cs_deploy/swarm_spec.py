@@ -167,11 +167,11 @@ def service_spec(stack: str, want: ServiceWant, objs: Mapping[str, Mapping[str, 
     if svc.get("secrets"):
         container["Secrets"] = _refs(svc["secrets"], secrets, "secret")
     container.update(convert.container_extras(svc))
+    container["Privileges"] = {"CredentialSpec": None, "SELinuxContext": None}   # docker/cli sends it empty
 
-    task: dict[str, Any] = {"ContainerSpec": container, "ForceUpdate": 0}
-    for key, value in (("RestartPolicy", convert.restart_policy(svc, deploy)),
-                       ("Placement", convert.placement(deploy)), ("Resources", convert.resources(deploy)),
-                       ("LogDriver", convert.logging(svc))):
+    task: dict[str, Any] = {"ContainerSpec": container, "ForceUpdate": 0,
+                            "Placement": convert.placement(deploy) or {}, "Resources": convert.resources(deploy) or {}}
+    for key, value in (("RestartPolicy", convert.restart_policy(svc, deploy)), ("LogDriver", convert.logging(svc))):
         if value:
             task[key] = value
     task["Networks"] = convert.networks(want.name, svc, objs["networks"])

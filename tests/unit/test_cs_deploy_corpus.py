@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cs_deploy import plan, render, swarm_env, swarm_objects, swarm_spec
+from cs_deploy import compose_schema, plan, render, swarm_env, swarm_objects, swarm_spec
 from tagship.errors import SettingsError
 
 CORPUS = Path(os.environ.get("TAGSHIP_CORPUS_DIR") or "/work/shared/corpus/compose")
@@ -25,7 +25,7 @@ def convert(path: Path, variables: dict[str, str]) -> dict[str, dict]:
     swarm_env.resolve(compose, variables, path.parent)
     stack = "corpus"
     objs = swarm_objects.table(compose, stack)
-    problems = swarm_objects.undeclared(compose, objs)
+    problems = compose_schema.problems(compose) + swarm_objects.undeclared(compose, objs)
     if problems:
         raise SettingsError(problems)
     refs = {kind: {k: ("", o.name) for k, o in objs[kind].items()} for kind in ("configs", "secrets")}
