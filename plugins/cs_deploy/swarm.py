@@ -221,7 +221,7 @@ class SwarmBackend:
                 pools = [docker.types.IPAMPool(subnet=c.get("subnet")) for c in cfg["ipam"].get("config") or []]
                 ipam = docker.types.IPAMConfig(driver=cfg["ipam"].get("driver") or "default", pool_configs=pools)
             labels = {str(k): str(v) for k, v in swarm_spec_labels(cfg.get("labels")).items()}
-            self.api.create_network(obj.name, driver=cfg.get("driver") or "overlay", scope="swarm",
+            self.api.create_network(obj.name, driver=cfg.get("driver") or "overlay",   # no scope, as docker
                                     labels={**labels, NAMESPACE: stack}, attachable=bool(cfg.get("attachable")),
                                     internal=bool(cfg.get("internal")), ipam=ipam,
                                     options={str(k): str(v) for k, v in (cfg.get("driver_opts") or {}).items()}

@@ -193,7 +193,7 @@ def test_corpus_is_there():
 
 def test_cs_deploy_puts_on_the_swarm_what_docker_stack_deploy_does(bed):
     api, uid = bed["api"], bed["uid"]
-    compared, refused, unset, problems = 0, 0, 0, []
+    compared, refused, unset, busy, problems = 0, 0, 0, 0, []
     for index, src in enumerate(FILES):
         tag = f"{uid}{index:03d}"
         folder = bed["dir"] / tag
@@ -204,24 +204,32 @@ def test_cs_deploy_puts_on_the_swarm_what_docker_stack_deploy_does(bed):
         config = subprocess.run(["docker", "stack", "config", "-c", str(a_file)], env=_env(home),
                                 capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
         stack_a, stack_b = f"i10da{tag}", f"i10db{tag}"
+        bed["stacks"] += [stack_a, stack_b]       # removed at the end, whatever happens to this file
         cs_env = {**_env(home), "DRONE_WORKSPACE": str(b_file.parent), "PLUGIN_COMPOSE_FILE": b_file.name,
                   "PLUGIN_STACK": stack_b, "PLUGIN_ALLOW_FLOATING": "true", "PLUGIN_ROLLBACK": "off",
                   "PLUGIN_TIMEOUT": "1s", "PLUGIN_MONITOR": "0s", "PLUGIN_LINT": "off",
                   "PLUGIN_POLL_INTERVAL": "0.5s"}
         if config.returncode == 0:
             _create_externals(api, externals, bed["made"])
-            bed["stacks"] += [stack_a, stack_b]
-            ref = subprocess.run(["docker", "stack", "deploy", "-c", str(a_file), "--detach=true",
-                                  "--resolve-image", "never", stack_a], env=_env(home), capture_output=True,
-                                 text=True, timeout=120, stdin=subprocess.DEVNULL)
+            for attempt in range(5):
+                ref = subprocess.run(["docker", "stack", "deploy", "-c", str(a_file), "--detach=true",
+                                      "--resolve-image", "never", stack_a], env=_env(home), capture_output=True,
+                                     text=True, timeout=120, stdin=subprocess.DEVNULL)
+                if not re.search(r"already in use by service 'i10d", ref.stderr):
+                    break          # swarm is still releasing the previous file's ingress ports
+                time.sleep(1 + attempt)
             want = _snapshot(api, stack_a, "a", tag, a_file.parent, "ipam" in src.read_text())
             _remove_services(api, stack_a)
         if config.returncode != 0 or ref.returncode != 0:
             # docker refused it: in its loader (stack config), or when deploying (a missing file, no image…,
             # or the engine refusing a spec); cs-deploy must refuse it too: exit 2, or exit 1 where the
             # engine refused (it does the same call)
-            refused += 1
             why = (config.stderr if config.returncode else ref.stderr).strip()
+            if re.search(r"already in use by service '(?!i10d)", why):
+                busy += 1        # a port held by a service outside this test (a host difference): not compared
+                print(f"not compared: {src.name}: {why.splitlines()[-1][:200]}")
+                continue
+            refused += 1
             proc = subprocess.run([str(BIN)], env=cs_env, capture_output=True, text=True, timeout=120,
                                   stdin=subprocess.DEVNULL)
             out = proc.stdout + proc.stderr
@@ -238,7 +246,7 @@ def test_cs_deploy_puts_on_the_swarm_what_docker_stack_deploy_does(bed):
             proc = subprocess.run([str(BIN)], env=cs_env, capture_output=True, text=True, timeout=120,
                                   stdin=subprocess.DEVNULL)
             out = proc.stdout + proc.stderr
-            if "already in use" not in out:       # swarm still releasing docker's ingress ports
+            if not re.search(r"already in use by service 'i10d", out):   # swarm still releasing docker's ports
                 break
             _remove_services(api, stack_b)
             time.sleep(1 + attempt)
@@ -260,5 +268,5 @@ def test_cs_deploy_puts_on_the_swarm_what_docker_stack_deploy_does(bed):
             continue
         compared += 1
     print(f"corpus diff: {compared} files identical, {refused} refused by both, {unset} exit 2 for an unset "
-          "variable (docker: empty)")
+          f"variable (docker: empty), {busy} not compared (a port held outside the test)")
     assert not problems, f"{len(problems)} of {len(FILES)} files differ:\n\n" + "\n\n".join(problems)
