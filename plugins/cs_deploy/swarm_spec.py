@@ -99,7 +99,8 @@ def _healthcheck(hc: Mapping[str, Any] | None) -> dict[str, Any] | None:
         out["Test"] = ["CMD-SHELL", test]
     elif test:
         out["Test"] = [str(t) for t in test]
-    for key, api in (("interval", "Interval"), ("timeout", "Timeout"), ("start_period", "StartPeriod")):
+    for key, api in (("interval", "Interval"), ("timeout", "Timeout"), ("start_period", "StartPeriod"),
+                     ("start_interval", "StartInterval")):
         if key in hc:
             out[api] = ns(hc[key])
     if "retries" in hc:
