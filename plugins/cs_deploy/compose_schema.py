@@ -33,6 +33,9 @@ def _extra(value: Any, allowed: set[str], where: str) -> list[str]:
 
 def problems(compose: Mapping[str, Any]) -> list[str]:
     out = _extra(compose, TOP, "(top level)")
+    version = compose.get("version")
+    if version is not None and not str(version).startswith("3"):
+        out.append(f"version: {version!r} is not a v3 compose file (docker stack deploy takes 3.x or no version)")
     for name, svc in (compose.get("services") or {}).items():
         where = f"services.{name}"
         out += _extra(svc, SERVICE, where)

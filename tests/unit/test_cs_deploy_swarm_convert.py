@@ -120,3 +120,9 @@ def test_a_job_is_green_on_its_completions_and_red_when_tasks_keep_failing():
     assert converge.evaluate(glob, [_task("complete", 0, "n1"), _task("running", 0, "n2")], set(), 2).state == "progress"
     assert converge.evaluate(glob, [_task("complete", 0, "n1"), _task("complete", 0, "n2")], set(), 2).state == \
         "converged"
+
+
+def test_a_version_2_file_is_refused_as_docker_does():
+    assert compose_schema.problems({"version": "2", "services": {"a": {"image": "a"}}}) == [
+        "version: '2' is not a v3 compose file (docker stack deploy takes 3.x or no version)"]
+    assert compose_schema.problems({"version": "3.8", "services": {"a": {"image": "a"}}}) == []
