@@ -25,7 +25,10 @@ PARSE_DEFAULT_FUNCTION = "unable to parse default function"
 
 
 class SubstitutionError(ValueError):
-    """envsubst refused the text; ``str()`` is its error text, as Drone shows it."""
+    """envsubst refused the text; ``str()`` is its error text, as Drone shows it. ``pos`` is the byte offset
+    (in the UTF-8 text) where the scanner stood."""
+
+    pos: int | None = None
 
 
 class SubstitutionPanic(SubstitutionError):
@@ -62,10 +65,11 @@ _ACCEPT: dict[str, Callable[[int, int], bool]] = {
 
 
 class _Scanner:
-    __slots__ = ("buf", "pos", "start", "width", "mode", "accept")
+    __slots__ = ("buf", "pos", "start", "width", "mode", "accept", "opened", "skipped", "skips")
 
     def __init__(self, buf: bytes) -> None:
         self.buf, self.pos, self.start, self.width, self.mode = buf, 0, 0, 0, 0
+        self.opened = self.skipped = self.skips = 0
         self.accept = _ACCEPT["rune"]
 
     def read(self) -> int:
@@ -82,6 +86,7 @@ class _Scanner:
 
     def skip(self) -> None:
         self.buf = self.buf[:self.pos - 1] + self.buf[self.pos:]
+        self.skips += 1
 
     def peek(self) -> int:
         r = self.read()
@@ -161,6 +166,14 @@ class _Func:
 def parse(text: str | bytes) -> list:
     """The template's nodes; raises ``SubstitutionError`` with envsubst's text when it refuses it."""
     s = _Scanner(text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text)
+    try:
+        return _any(s)
+    except SubstitutionError as exc:
+        exc.pos = s.opened + s.skipped  # where the refused ${ starts (escapes skipped before it counted back)
+        raise
+
+
+def _any(s: _Scanner) -> list:
     nodes: list = []
     while True:  # parseAny, as a loop
         s.set("rune", _M_IDENT | _M_LBRACK | _M_ESCAPE)
@@ -168,6 +181,7 @@ def parse(text: str | bytes) -> list:
         if tok == _IDENT:
             nodes.append(s.string())
         elif tok == _LBRACK:
+            s.opened, s.skipped = s.start, s.skips
             nodes.append(_func(s))
         elif tok == _EOF:
             return nodes

@@ -45,6 +45,10 @@ _TS = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})"
 _INT64 = (-(1 << 63), (1 << 63) - 1)
 
 
+PLAIN_TAG, NULL_TAG = _PLAIN, _Y + "null"
+EXPLICIT_TAGS = {_Y + t for t in ("bool", "int", "float", "null", "timestamp", "binary")}
+
+
 class GoYAMLError(ValueError):
     """go-yaml would refuse this value (its error text), e.g. ``!!int x``."""
 
@@ -123,7 +127,7 @@ def resolve(value: str) -> tuple[str, Any]:
     return "str", value
 
 
-def _explicit(tag: str, value: str) -> Any:
+def explicit(tag: str, value: str) -> Any:
     short = "!!" + tag[len(_Y):] if tag.startswith(_Y) else tag
     if tag == _Y + "str":
         return value
@@ -160,7 +164,10 @@ def _scalar(loader: _Loader, node: yaml.ScalarNode) -> Any:
         return resolve(value)[1]
     if loader.as_text and node.tag != _Y + "binary":
         return None if node.tag == _Y + "null" and resolve(value)[0] == "null" else value
-    return _explicit(node.tag, value)
+    try:
+        return explicit(node.tag, value)
+    except GoYAMLError as exc:
+        raise GoYAMLError(f"{exc} (line {node.start_mark.line + 1})") from None
 
 
 def _any(loader: _Loader, node: yaml.Node) -> Any:
