@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Callable, Mapping
 
 from . import gostr
+from .envsubst_funcs import SubstitutionError, SubstitutionPanic, lookup
 
 # the error texts (parse/parse.go)
 BAD_SUBSTITUTION = "bad substitution"
@@ -22,17 +23,6 @@ MISSING_CLOSING_BRACE = "missing closing brace"
 PARSE_VARIABLE_NAME = "unable to parse variable name"
 PARSE_FUNC_SUBSTITUTION = "unable to parse substitution within function"
 PARSE_DEFAULT_FUNCTION = "unable to parse default function"
-
-
-class SubstitutionError(ValueError):
-    """envsubst refused the text; ``str()`` is its error text, as Drone shows it. ``pos`` is the byte offset
-    (in the UTF-8 text) where the scanner stood."""
-
-    pos: int | None = None
-
-
-class SubstitutionPanic(SubstitutionError):
-    """The Go code would panic here (a slice out of range): Drone's runner does not survive it."""
 
 
 # tokens and mode bits (parse/scan.go)
@@ -280,8 +270,6 @@ def _default(s: _Scanner, name: bytes) -> _Func:
 
 # ------------------------------------------------------------------------------------------- evaluation
 def execute(nodes: list, mapping: Callable[[bytes], bytes]) -> bytes:
-    from .envsubst_funcs import lookup
-
     out = bytearray()
     for node in nodes:
         if isinstance(node, bytes):

@@ -7,6 +7,17 @@ from typing import Callable
 
 from . import gostr
 
+class SubstitutionError(ValueError):
+    """envsubst refused the text; ``str()`` is its error text, as Drone shows it. ``pos`` is the byte offset
+    (in the UTF-8 text) of the ``${`` it refused."""
+
+    pos: int | None = None
+
+
+class SubstitutionPanic(SubstitutionError):
+    """The Go code would panic here (a slice out of range): Drone's runner does not survive it."""
+
+
 Func = Callable[..., bytes]
 _INT = re.compile(rb"[+-]?[0-9]+\Z")
 _MIN, _MAX = -(1 << 63), (1 << 63) - 1
@@ -49,8 +60,6 @@ def to_default(s: bytes, *args: bytes) -> bytes:
 def _slice(s: bytes, lo: int, hi: int | None = None) -> bytes:
     hi = len(s) if hi is None else hi
     if not 0 <= lo <= hi <= len(s):
-        from .envsubst import SubstitutionPanic
-
         raise SubstitutionPanic(f"runtime error: slice bounds out of range [{lo}:{hi}] (envsubst would panic)")
     return s[lo:hi]
 
