@@ -1,10 +1,11 @@
 """Reading a ``.drone.yml`` the way Drone does: substitution, the 1.x and 0.8 shapes, the settings encoder.
 
-Used by ``tagship lint`` and ``tagship exec``. The rules are drone-runner-docker's (research/version-and-drone.md
-B1-B3): ``settings:`` become ``PLUGIN_<KEY upper-cased>`` (``-`` and ``.`` kept), strings as they are, bools
-``true``/``false``, ints, floats as Go's ``%g`` (shortest), a list of scalars comma-joined, any other list or
-map as JSON (keys sorted, ``<>&`` escaped, as Go's ``json.Marshal``), ``nil`` skipped, ``{from_secret: name}``
-a secret. Drone 0.8 (``pipeline:`` map) puts plugin settings at step level and names secrets in ``secrets:``.
+Used by ``tagship lint`` and ``tagship exec``. Substitution is drone/envsubst v1.0.3 (``envsubst``), the YAML is
+typed as go-yaml v2 types it (``goyaml``), settings become ``PLUGIN_<KEY upper-cased as Go does>`` through
+drone-runner-docker's encoder (``encoder``), ``{from_secret: name}`` is a secret (runner-go's ``Parameter`` and
+``Variable``), ``environment:`` values keep their YAML text, a null setting is not set. Keys of Go structs and
+string-keyed maps are what go-yaml decodes into a Go string (``yes:`` is ``yes``). Drone 0.8 (``pipeline:``
+map) puts plugin settings at step level and names secrets in ``secrets:``.
 """
 
 from __future__ import annotations
