@@ -16,6 +16,8 @@ def _digits(value: float, text: str | None = None) -> tuple[str, int]:
 
 def format_g(value: float, bits: int = 64) -> str:
     """``strconv.FormatFloat(v, 'g', -1, bits)``: ``+Inf``, ``NaN``, ``-0``, ``1e+06``, ``1e-05``, ``123456``."""
+    if bits == 32 and not math.isinf(value) and not math.isnan(value):
+        value = _to32(value)
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
@@ -33,6 +35,14 @@ def format_g(value: float, bits: int = 64) -> str:
     if point >= len(ds):
         return neg + ds + "0" * (point - len(ds))
     return f"{neg}{ds[:point]}.{ds[point:]}"
+
+
+def _to32(value: float) -> float:
+    """``float32(v)``: round to nearest; beyond float32's range it is ±Inf."""
+    try:
+        return struct.unpack("f", struct.pack("f", value))[0]
+    except OverflowError:
+        return math.copysign(math.inf, value)
 
 
 def _shortest32(value: float) -> str:

@@ -24,6 +24,51 @@ import (
 	yaml "gopkg.in/yaml.v2"
 )
 
+// runner-go's manifest.Parameter and manifest.Variable (how settings: and environment: values are read)
+type parameter struct {
+	Value  interface{}
+	Secret string
+}
+
+func (p *parameter) UnmarshalYAML(unmarshal func(interface{}) error) error {
+	d := struct {
+		Secret string `yaml:"from_secret"`
+	}{}
+	err := unmarshal(&d)
+	if err == nil && d.Secret != "" {
+		p.Secret = d.Secret
+		return nil
+	}
+	var i interface{}
+	err = unmarshal(&i)
+	p.Value = i
+	return err
+}
+
+type variable struct {
+	Value  string
+	Secret string
+}
+
+func (v *variable) UnmarshalYAML(unmarshal func(interface{}) error) error {
+	d := struct {
+		Value  string
+		Secret string `yaml:"from_secret"`
+	}{}
+	err := unmarshal(&d.Value)
+	if err != nil {
+		err = unmarshal(&d)
+	}
+	v.Value = d.Value
+	v.Secret = d.Secret
+	return err
+}
+
+type step struct {
+	Settings    map[string]*parameter `yaml:"settings"`
+	Environment map[string]*variable  `yaml:"environment"`
+}
+
 func encode(v interface{}) string {
 	switch v := v.(type) {
 	case string:
@@ -119,6 +164,36 @@ func main() {
 			res := map[string]map[string]string{}
 			for _, k := range keys {
 				res[k] = map[string]string{"t": fmt.Sprintf("%T", m[k]), "v": encode(m[k])}
+			}
+			b, _ := json.Marshal(res)
+			answer(w, true, string(b))
+		case "step":
+			// a step's settings: and environment: as the runner reads them: key -> secret | nil | value
+			var st step
+			if err := yaml.Unmarshal([]byte(unhex(f[1])), &st); err != nil {
+				answer(w, false, err.Error())
+				continue
+			}
+			res := map[string]map[string]string{}
+			for k, p := range st.Settings {
+				switch {
+				case p == nil:
+					res["s:"+k] = map[string]string{"nil": ""}
+				case p.Secret != "":
+					res["s:"+k] = map[string]string{"secret": p.Secret}
+				default:
+					res["s:"+k] = map[string]string{"v": encode(p.Value)}
+				}
+			}
+			for k, v := range st.Environment {
+				switch {
+				case v == nil:
+					res["e:"+k] = map[string]string{"nil": ""}
+				case v.Secret != "":
+					res["e:"+k] = map[string]string{"secret": v.Secret}
+				default:
+					res["e:"+k] = map[string]string{"v": v.Value}
+				}
 			}
 			b, _ := json.Marshal(res)
 			answer(w, true, string(b))

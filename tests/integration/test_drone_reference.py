@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
-from tagship.pipeline import encoder, envsubst, goyaml
+from tagship.pipeline import drone_yaml, encoder, envsubst, goyaml
 from goref import build, gen
 
 SEEDS = (12, 1207)
@@ -129,3 +130,94 @@ def test_encoder_vectors_match_drone_runner_docker(reference):
     assert set(got) == set(want)
     diffs = {k: (want[k]["v"], got[k]) for k in want if want[k]["v"] != got[k]}
     assert not diffs
+
+
+def _go_type(v) -> str:
+    if v is None:
+        return "<nil>"
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, int):
+        return "int" if -(1 << 63) <= v < (1 << 63) else "uint64"
+    if isinstance(v, float):
+        return "float64"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, list):
+        return "[]interface {}"
+    return "map[interface {}]interface {}"
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_yaml_typing_and_encoder_match_go_on_random_values(reference, seed):
+    values = gen.yaml_values(seed, 1500)
+    answers = reference([f"encode {('v: ' + v).encode().hex()}" for v in values])
+    diffs = []
+    refused = ambiguous = 0
+    for value, (status, out) in zip(values, answers):
+        try:
+            typed = goyaml.load_all("v: " + value)[0]["v"]
+            if goyaml.decode_error(typed):
+                raise goyaml.GoYAMLError(goyaml.decode_error(typed))
+            if encoder.ambiguous(typed):  # Go's answer depends on its random map order
+                ambiguous += 1
+                continue
+            got = ("ok", _go_type(typed), encoder.encode(typed))
+        except (goyaml.GoYAMLError, yaml.YAMLError):
+            got = ("err",)
+        if status != "ok":
+            refused += 1
+            want = ("err",)
+        else:
+            entry = json.loads(out)["v"]
+            want = ("ok", entry["t"], entry["v"])
+        if got != want:
+            diffs.append(f"{value!r}: Go {want!r}, port {got!r}")
+    assert not diffs, f"{len(diffs)} differences, first: " + "\n".join(diffs[:8])
+    assert 0 < refused < len(values) // 4 and ambiguous < len(values) // 20
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_settings_and_environment_read_as_runner_go_reads_them(reference, seed):
+    """Random steps: each settings:/environment: key as a Go string, secret or value or nil, the value's text."""
+    docs = gen.step_docs(seed, 1000)
+    answers = reference([f"step {d.encode().hex()}" for d in docs])
+    diffs, refused, ambiguous = [], 0, 0
+    for doc, (status, out) in zip(docs, answers):
+        try:
+            typed = goyaml.load_all(doc)[0]
+            text = goyaml.load_all(doc, as_text=True)[0]
+            problems = drone_yaml.decode_problems((typed.get("settings"), text.get("settings")),
+                                                  (typed.get("environment"), text.get("environment")))
+            if problems:
+                raise ValueError(problems[0])
+            got = {}
+            for section, prefix in (("settings", "s:"), ("environment", "e:")):
+                pairs = drone_yaml._pairs(typed.get(section), text.get(section))
+                for key, value, value_text in pairs:
+                    if section == "settings":
+                        kind, v = encoder.setting(value, value_text)
+                        if kind == "error":
+                            raise ValueError(v)
+                        if kind == "value" and encoder.ambiguous(value):
+                            raise LookupError
+                        got[prefix + key] = {"nil": ""} if kind == "nil" else {"secret": v} \
+                            if kind == "secret" else {"v": v}
+                    else:
+                        kind, v = encoder.env_value(value, value_text)
+                        if kind == "error":
+                            raise ValueError(v)
+                        got[prefix + key] = {"nil": ""} if kind == "null" else {"secret": v} \
+                            if kind == "secret" else {"v": v}
+            got = ("ok", got)
+        except LookupError:
+            ambiguous += 1
+            continue
+        except (goyaml.GoYAMLError, yaml.YAMLError, ValueError):
+            got = ("err",)
+        want = ("ok", json.loads(out)) if status == "ok" else ("err",)
+        refused += status != "ok"
+        if got != want:
+            diffs.append(f"{doc!r}: Go {want!r}, port {got!r}")
+    assert not diffs, f"{len(diffs)} differences, first: " + "\n".join(diffs[:5])
+    assert 0 < refused < len(docs) // 3 and ambiguous < len(docs) // 20

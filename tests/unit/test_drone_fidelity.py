@@ -70,9 +70,13 @@ def test_goyaml_types_as_go_yaml_v2(yaml_text, value):
     assert got == value and type(got) is type(value)
 
 
-def test_goyaml_refuses_what_go_refuses_with_the_line():
-    with pytest.raises(goyaml.GoYAMLError, match=r"cannot decode !!str `x` as a !!int \(line 2\)"):
-        goyaml.load_all("a: 1\nb: !!int x\n")
+def test_goyaml_refuses_what_go_refuses_with_the_line_where_it_is_decoded():
+    doc = goyaml.load_all("a: 1\nb: !!int x\n")[0]
+    assert goyaml.decode_error(doc) == "cannot decode !!str `x` as a !!int (line 2)"
+    with pytest.raises(PipelineError, match=r"settings: n: cannot decode !!str `x` as a !!int \(line 15\)"):
+        parse(PIPE.replace("ünï: z", "n: !!int x"), {})
+    # a struct field Drone does not have is never decoded: no error
+    assert parse(PIPE.replace("  image:", "  unknown: !!int x\n  image:"), {})
 
 
 @pytest.mark.parametrize("yaml_text, env", [
@@ -113,6 +117,13 @@ def test_plugin_env_is_drones():
     assert env["PLUGIN_YES"] == "1"                # a settings key is its text, not a bool
     assert env["PLUGIN_ß"] == "x" and env["PLUGIN_ÜNÏ"] == "z"
     assert used == {"T", "P"}
+
+
+def test_quoted_tilde_setting_fails_to_load_as_in_go_yaml_v2():
+    with pytest.raises(PipelineError, match=r"cannot unmarshal !!str `~` into \*manifest.Parameter"):
+        parse(PIPE.replace("ünï: z", "q: '~'"), {})
+    assert any(f.startswith("s: settings.q: Drone cannot read a quoted '~'")
+               for f in lint.lint_text(PIPE.replace("ünï: z", "q: '~'"))[0])
 
 
 def test_null_environment_value_fails_exec_and_lint_names_it():

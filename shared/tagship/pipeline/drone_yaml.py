@@ -54,6 +54,7 @@ class Step:
     legacy: bool = False  # a Drone 0.8 step
     settings_text: dict[str, Any] = field(default_factory=dict)  # the same values read as Go strings
     env_text: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)  # what go-yaml cannot decode (the file does not load)
 
     @property
     def is_plugin(self) -> bool:
@@ -103,37 +104,47 @@ def plugin_env(step: Step, secrets: Mapping[str, str]) -> tuple[dict[str, str], 
         elif kind == "value":
             env[str(key)] = str(text)
     for key, value in step.settings.items():
-        name = secret_name(value, step.settings_text.get(key))
-        if name is not None:
-            secret(setting_key(str(key)), name)
-            continue
-        text = encode(value)
-        if text is not None:
-            env[setting_key(str(key))] = text
+        kind, text = _encoder.setting(value, step.settings_text.get(key, value))
+        if kind == "secret":
+            secret(setting_key(str(key)), str(text))
+        elif kind == "value":
+            env[setting_key(str(key))] = str(text)
     return env, used
 
 
 def env_problems(step: Step) -> list[str]:
-    """``environment:`` entries Drone's runner cannot take: a null value (a nil pointer: the runner fails the
-    pipeline) or a list (a decode error)."""
-    out = []
-    for key, value in step.environment.items():
-        kind, text = _encoder.env_value(value, step.env_text.get(key, value))
-        if kind == "null":
-            out.append(f"{key}: a null value (Drone's runner fails the pipeline on it); quote it or remove it")
-        elif kind == "error":
-            out.append(f"{key}: {text}")
-    return out
+    """``environment:`` entries Drone's runner cannot take: a null value (a nil pointer: the runner fails a
+    pipeline that runs)."""
+    return [f"{key}: a null value (Drone's runner fails the pipeline on it); quote it or remove it"
+            for key, value in step.environment.items()
+            if _encoder.env_value(value, step.env_text.get(key, value))[0] == "null"]
+
+
+def decode_problems(settings: tuple[Any, Any], environment: tuple[Any, Any]) -> list[str]:
+    """``settings:``/``environment:`` entries go-yaml cannot decode into Drone's types (each entry, a repeated
+    key's earlier ones too): the file does not load. Each argument is (typed map, text map)."""
+    out = [f"settings: {key}: {text}" for key, value, value_text in all_pairs(*settings)
+           for kind, text in [_encoder.setting(value, value_text)] if kind == "error"]
+    return out + [f"environment: {key}: {text}" for key, value, value_text in all_pairs(*environment)
+                  for kind, text in [_encoder.env_value(value, value_text)] if kind == "error"]
+
+
+def all_pairs(typed: Any, text: Any) -> list[tuple[str, Any, Any]]:
+    """A string-keyed Go map or struct, entry by entry as go-yaml decodes it (a repeated key included): (key
+    as a Go string, typed value, the value read as Go strings)."""
+    if not isinstance(typed, dict):
+        return []
+    pairs = typed.pairs if isinstance(typed, goyaml.GoMap) else [(str(k), v) for k, v in typed.items()]
+    texts = text.pairs if isinstance(text, goyaml.GoMap) and len(text.pairs) == len(pairs) else pairs
+    return [(k, v, x) for (k, v), (_, x) in zip(pairs, texts)]
 
 
 def _pairs(typed: Any, text: Any) -> list[tuple[str, Any, Any]]:
-    """A string-keyed Go map or struct: (key as go-yaml decodes it into a string, typed value, text value)."""
-    if not isinstance(typed, dict):
-        return []
-    if isinstance(text, dict) and len(text) == len(typed):
-        return [("" if tk is None else str(tk), tv, xv)
-                for (tk, xv), tv in zip(text.items(), typed.values())]
-    return [(str(k), v, v) for k, v in typed.items()]
+    """``all_pairs`` with a repeated key's last entry winning, as in the Go map."""
+    out: dict[str, tuple[Any, Any]] = {}
+    for key, value, value_text in all_pairs(typed, text):
+        out[key] = (value, value_text)
+    return [(k, v, x) for k, (v, x) in out.items()]
 
 
 def _struct(typed: Any, text: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -179,10 +190,12 @@ def _step_1x(typed: Any, text: Any, volumes: Mapping[str, str], index: int) -> S
             vols.append((volumes[v["name"]], str(v.get("path", ""))))
     settings, settings_text = _struct(raw.get("settings"), raw_text.get("settings"))
     env, env_text = _struct(raw.get("environment"), raw_text.get("environment"))
+    problems = decode_problems((raw.get("settings"), raw_text.get("settings")),
+                               (raw.get("environment"), raw_text.get("environment")))
     commands = raw_text.get("commands") or []
     return Step(name=name, image=str(raw_text.get("image") or ""),
                 commands=[str(c) for c in commands] if isinstance(commands, list) else [str(commands)],
-                settings=settings, settings_text=settings_text, environment=env, env_text=env_text,
+                settings=settings, settings_text=settings_text, environment=env, env_text=env_text, problems=problems,
                 when=raw.get("when") or {}, volumes=vols, privileged=raw.get("privileged") is True,
                 entrypoint=raw_text.get("entrypoint"), failure=str(raw_text.get("failure") or ""))
 
@@ -246,6 +259,8 @@ def parse(text: str, env: Mapping[str, str] | None = None) -> list[Pipeline]:
                                          for i, (s, x) in enumerate(zip(raw_steps, steps_text), 1)]))
     for pipeline in pipelines:
         for step in pipeline.steps:
+            for problem in step.problems:
+                raise PipelineError(f"pipeline {pipeline.name!r}, step {step.name!r}: {problem}")
             if not step.image:
                 raise PipelineError(f"pipeline {pipeline.name!r}, step {step.name!r}: image: is required")
     return pipelines

@@ -18,7 +18,7 @@ import math
 from typing import Any
 
 from ..gofloat import format_g, json_float
-from .goyaml import resolve
+from .goyaml import GoError, GoKey, PointerNull, decode_error, plain_key, resolve
 
 INT64 = (-(1 << 63), (1 << 63) - 1)
 
@@ -39,13 +39,21 @@ def _roundtrip(v: Any) -> Any:
     if isinstance(v, float):
         return resolve(_yaml_float(v))[1]
     if isinstance(v, dict):
-        return {_roundtrip(k): _roundtrip(x) for k, x in v.items()}
+        out = {}
+        for k, x in v.items():
+            k = plain_key(k)
+            # a NaN key cannot be looked up again: go-yaml marshals its value as null
+            value = None if isinstance(k, float) and math.isnan(k) else _roundtrip(x)
+            k = _roundtrip(k)
+            out[k if isinstance(k, str) else GoKey(k)] = value
+        return out
     if isinstance(v, (list, tuple)):
         return [_roundtrip(x) for x in v]
     return str(v)
 
 
 def _key(k: Any) -> str:
+    k = plain_key(k)
     if isinstance(k, str):
         return k
     if isinstance(k, bool):
@@ -122,6 +130,21 @@ def _list_item(v: Any) -> str | None:
     return str(v)
 
 
+def ambiguous(value: Any) -> bool:
+    """Whether two keys of one map become the same JSON key (``{1: a, 1.0: b}``): Go's answer then depends on
+    its random map order."""
+    if isinstance(value, (list, tuple)):
+        return any(ambiguous(v) for v in value)
+    if not isinstance(value, dict):
+        return False
+    try:
+        rt = _roundtrip(value)
+        names = [_key(k) for k in rt]
+    except Unencodable:
+        return False
+    return len(set(names)) != len(names) or len(rt) != len(value) or any(ambiguous(v) for v in value.values())
+
+
 def encode(value: Any) -> str:
     """``encoder.Encode``: the setting's env text (``value`` typed by ``goyaml``)."""
     if isinstance(value, str):
@@ -146,30 +169,57 @@ def secret_name(value: Any, text: Any = None) -> str | None:
     if not isinstance(value, dict):
         return None
     src = text if isinstance(text, dict) else value
-    for k, v in src.items():
-        if (k if isinstance(k, str) else None) == "from_secret":
-            if isinstance(v, (dict, list)):
-                return None
-            name = "" if v is None else (v if isinstance(v, str) else _list_item(v))
-            return name or None
-    return None
+    fields = dict(src.pairs) if hasattr(src, "pairs") else {k: v for k, v in src.items() if isinstance(k, str)}
+    if "from_secret" not in fields:
+        return None
+    v = fields["from_secret"]
+    if isinstance(v, (dict, list)):
+        return None  # a decode error: the value is read as a plain map
+    name = "" if v is None else (v if isinstance(v, str) else _list_item(v))
+    return name or None
+
+
+def setting(value: Any, text: Any) -> tuple[str, str | None]:
+    """A ``settings:`` entry (runner-go ``Parameter``): ("secret", name) | ("nil", None) — not set at all, for
+    ``null``/``~``/empty — | ("value", the encoder's text; ``Null`` reaches the encoder and is ``null``) |
+    ("error", go-yaml's message: the file does not load)."""
+    if isinstance(text, PointerNull):
+        return "error", f"cannot unmarshal !!str `{text}` into *manifest.Parameter (a quoted {text} reads as null)"
+    err = decode_error(value)
+    if err:
+        return "error", err
+    name = secret_name(value, text)
+    if name is not None:
+        return "secret", name
+    if value is None and text is None:
+        return "nil", None
+    return "value", encode(value)
 
 
 def env_value(value: Any, text: Any) -> tuple[str, str | None]:
     """An ``environment:`` entry (runner-go ``Variable``): ("value", text) | ("secret", name) | ("null", None)
-    | ("error", message). A scalar keeps its YAML text (``On`` stays ``On``); a map reads ``value`` and
-    ``from_secret``; a list is a decode error; null is a nil pointer (the runner fails on it)."""
+    | ("error", message). A scalar keeps its YAML text (``On`` stays ``On``, ``Null`` is empty); a map reads
+    ``value`` and ``from_secret`` (other keys are ignored; a list or map in either is a decode error); a list
+    is a decode error; ``null``/``~``/empty is a nil pointer (the runner fails the pipeline on it)."""
+    if isinstance(text, PointerNull):
+        return "error", f"cannot unmarshal !!str `{text}` into *manifest.Variable (a quoted {text} reads as null)"
+    if isinstance(value, GoError):
+        return "error", value.message
     if text is None and value is None:
         return "null", None
     if isinstance(value, list):
         return "error", "cannot unmarshal !!seq into manifest.variable"
     if isinstance(value, dict):
-        name = secret_name(value, text)
+        fields = dict(text.pairs) if hasattr(text, "pairs") else dict(getattr(value, "pairs", value.items()))
+        if any(isinstance(fields.get(k), (dict, list)) for k in ("value", "from_secret")):
+            return "error", "cannot unmarshal a map or list into the value or from_secret of manifest.variable"
+        typed = dict(getattr(value, "pairs", value.items()))
+        err = decode_error(typed.get("value")) or decode_error(typed.get("from_secret"))
+        if err:
+            return "error", err
+        name = fields.get("from_secret")
         if name:
-            return "secret", name
-        src = text if isinstance(text, dict) else {}
-        v = src.get("value")
-        if isinstance(v, (dict, list)):
-            return "error", "cannot unmarshal a map or list into the value of manifest.variable"
+            return "secret", str(name)
+        v = fields.get("value")
         return "value", "" if v is None else str(v)
     return "value", text if isinstance(text, str) else encode(value)

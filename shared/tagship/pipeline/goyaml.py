@@ -11,8 +11,10 @@ and ``decoder.scalar`` for ``interface{}`` targets:
   impossible one is an error, as in Go.
 
 ``load_all(text)`` gives the typed documents. ``load_all(text, as_text=True)`` gives the same shape with every
-scalar as go-yaml decodes it into a Go ``string`` (its text; null is ``None``): what Drone sees for
-``environment:`` values and for string-keyed maps such as ``settings:``.
+scalar as go-yaml decodes it into a Go ``string`` (its text): what Drone sees for ``environment:`` values and
+``from_secret``. There ``None`` marks the null forms that leave a Go pointer nil (``null``, ``~``, empty,
+``!!null``); ``Null`` and ``NULL`` are also null but reach the value's decoder, and read as ``""``. A map's
+``pairs`` (``GoMap``) are its keys as Go strings, as a ``map[string]…`` or a struct reads them.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ _TS = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})"
 _INT64 = (-(1 << 63), (1 << 63) - 1)
 
 
-PLAIN_TAG, NULL_TAG = _PLAIN, _Y + "null"
+PLAIN_TAG, NULL_TAG, STR_TAG = _PLAIN, _Y + "null", _Y + "str"
 EXPLICIT_TAGS = {_Y + t for t in ("bool", "int", "float", "null", "timestamp", "binary")}
 
 
@@ -102,7 +104,7 @@ def resolve(value: str) -> tuple[str, Any]:
     hint = value[:1]
     if hint == ".":
         if _GO_FLOAT.match(value) and not value.lower().lstrip("+-").startswith(("inf", "nan")):
-            return "float", float(value)
+            return ("float", float(value)) if not math.isinf(float(value)) else ("str", value)
     elif hint in "+-0123456789" and hint:
         if _timestamp(value):
             return "timestamp", value  # into interface{} go-yaml v2 keeps the text
@@ -112,7 +114,7 @@ def resolve(value: str) -> tuple[str, Any]:
             n = _parse_uint(plain)
         if n is not None:
             return "int", n
-        if _YAML_FLOAT.match(plain):
+        if _YAML_FLOAT.match(plain) and not math.isinf(float(plain)):  # out of range: ParseFloat fails
             return "float", float(plain)
         if plain.startswith("0b"):
             n = _parse_int(plain[2:], 2)
@@ -147,8 +149,120 @@ def explicit(tag: str, value: str) -> Any:
     raise GoYAMLError(f"cannot decode !!{kind} `{value}` as a {short}")
 
 
+class GoError:
+    """A value go-yaml cannot decode (``!!int x``). go-yaml fails only where the value is decoded: anywhere
+    in an ``interface{}`` tree such as a setting, but not in a struct field Drone does not have."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"GoError({self.message!r})"
+
+
+class PointerNull(str):
+    """A quoted ``'~'`` or ``'null'``: go-yaml v2 takes it for null before a pointer's decoder runs, then
+    cannot put a string there (``cannot unmarshal !!str `~` into *…``). Only settings and environment values
+    are pointers in Drone's types."""
+
+
+def decode_error(value: Any) -> str | None:
+    """The first ``GoError`` in a decoded tree (what go-yaml's Unmarshal would return), if any."""
+    if isinstance(value, GoError):
+        return value.message
+    if isinstance(value, dict):
+        for v in getattr(value, "replaced", ()):
+            err = decode_error(v)
+            if err:
+                return err
+        for k, v in value.items():
+            err = decode_error(plain_key(k)) or decode_error(v)
+            if err:
+                return err
+    if isinstance(value, list):
+        for v in value:
+            err = decode_error(v)
+            if err:
+                return err
+    return None
+
+
+class GoKey:
+    """A map key that is not a string, compared as Go compares interface keys: by type and value (so ``1``,
+    ``1.0`` and ``true`` are three keys, as in Go, not one as in a Python dict; a NaN key is never equal)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, GoKey) and type(other.value) is type(self.value) and other.value == self.value
+
+    def __hash__(self) -> int:
+        return hash((type(self.value).__name__, self.value))
+
+    def __repr__(self) -> str:
+        return f"GoKey({self.value!r})"
+
+
+def plain_key(key: Any) -> Any:
+    """The key's value (a ``GoKey`` unwrapped)."""
+    return key.value if isinstance(key, GoKey) else key
+
+
+class GoMap(dict):
+    """A map as go-yaml decodes it into ``interface{}``; ``pairs`` is the same map decoded into a Go
+    ``map[string]…`` or struct: (key as a Go string, value), in document order (a later key wins)."""
+
+    pairs: list[tuple[str, Any]]
+    replaced: list[Any]  # values a repeated key replaced: go-yaml decoded them all the same (and may fail)
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.pairs, self.replaced = [], []
+
+
+def _go_string(node: yaml.Node) -> str:
+    """A key node decoded into a Go string: its text, or "" when it resolves to null."""
+    if not isinstance(node, yaml.ScalarNode):
+        raise GoYAMLError(f"cannot unmarshal a map or list key into string (line {node.start_mark.line + 1})")
+    if node.tag == NULL_TAG or (node.tag == _PLAIN and resolve(node.value)[0] == "null"):
+        return ""
+    if node.tag == _Y + "binary":
+        return explicit(node.tag, node.value)
+    return node.value
+
+
 class _Loader(yaml.SafeLoader):
     as_text = False
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> GoMap:
+        self.flatten_mapping(node)
+        mapping = GoMap()
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, (list, dict)):
+                key = GoError(f"invalid map key (line {key_node.start_mark.line + 1})")
+            value = self.construct_object(value_node, deep=deep)
+            gokey = key if isinstance(key, str) else GoKey(key)
+            if gokey in mapping:
+                mapping.replaced.append(mapping[gokey])  # a map may still be filling: checked later
+            mapping[gokey] = value
+            try:
+                mapping.pairs.append((_go_string(key_node), value))
+            except GoYAMLError:
+                pass  # such a key only matters where Go wants a string: not in an interface{} map
+        return mapping
+
+    def construct_yaml_map(self, node: yaml.MappingNode):  # type: ignore[override]
+        data = GoMap()
+        yield data
+        value = self.construct_mapping(node)
+        data.update(value)
+        data.pairs, data.replaced = value.pairs, value.replaced
 
 
 _Loader.yaml_implicit_resolvers = {}
@@ -159,15 +273,17 @@ _Loader.add_implicit_resolver(_PLAIN, re.compile(r".*", re.S), None)
 def _scalar(loader: _Loader, node: yaml.ScalarNode) -> Any:
     value = node.value
     if node.tag == _PLAIN:
-        if loader.as_text:
-            return None if resolve(value)[0] == "null" else value
+        if loader.as_text:  # null, ~ and empty leave a Go pointer nil (None); Null and NULL decode to ""
+            return (None if value in ("null", "~", "") else "") if resolve(value)[0] == "null" else value
         return resolve(value)[1]
     if loader.as_text and node.tag != _Y + "binary":
-        return None if node.tag == _Y + "null" and resolve(value)[0] == "null" else value
+        if node.tag == _Y + "str" and node.style in ("'", '"') and value in ("~", "null"):
+            return PointerNull(value)
+        return None if node.tag == NULL_TAG else value
     try:
         return explicit(node.tag, value)
     except GoYAMLError as exc:
-        raise GoYAMLError(f"{exc} (line {node.start_mark.line + 1})") from None
+        return GoError(f"{exc} (line {node.start_mark.line + 1})")
 
 
 def _any(loader: _Loader, node: yaml.Node) -> Any:
@@ -181,6 +297,7 @@ def _any(loader: _Loader, node: yaml.Node) -> Any:
 for _tag in (_PLAIN, _Y + "str", _Y + "bool", _Y + "int", _Y + "float", _Y + "null", _Y + "timestamp",
              _Y + "binary"):
     _Loader.add_constructor(_tag, _scalar)
+_Loader.add_constructor(_Y + "map", _Loader.construct_yaml_map)
 _Loader.add_constructor(None, _any)
 
 

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import encoder
+from . import encoder, goyaml
 from .lint_drone import drone_findings
 from .drone_yaml import (STEP_KEYS_1X, PipelineError, SubstitutionError, encode, raw_steps, secret_name, setting_key,
                          substitute, variables)
@@ -130,6 +130,8 @@ def check_step(step: str, raw: dict[str, Any], legacy: bool, model: Any) -> list
                 or _norm(str(key)) in secret_envs:
             env[str(key)] = SECRET_PLACEHOLDER  # its value is not lint's business (plain ones are flagged)
             continue
+        if goyaml.decode_error(value) or isinstance(texts.get(key), goyaml.PointerNull):
+            continue  # what go-yaml cannot decode is lint_drone's finding, with its line
         text = value if isinstance(value, str) and not str(key).startswith("PLUGIN_") else encode(value)
         if text is not None:
             try:

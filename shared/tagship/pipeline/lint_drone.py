@@ -109,21 +109,35 @@ def step_findings(name: str, step: yaml.Node, legacy: bool) -> list[str]:
         elif key == "commands" and any(not isinstance(c, yaml.ScalarNode) for c in node.value):
             out.append(f"{name}: {key}: Drone cannot read it: every command must be a string (line {_line(node)})")
     env = _get(step, "environment")
+    decoded: list[tuple[str, yaml.Node, bool]] = []  # what go-yaml decodes (can fail on); is it a pointer
     if isinstance(env, yaml.MappingNode):
         for k, v in env.value:
             if isinstance(v, yaml.ScalarNode) and (v.tag == goyaml.NULL_TAG or (
-                    v.tag == goyaml.PLAIN_TAG and goyaml.resolve(v.value)[0] == "null")):
+                    v.tag == goyaml.PLAIN_TAG and v.value in ("", "~", "null"))):
                 out.append(f"{name}: {_text(k)}: a null environment value (Drone's runner fails the pipeline on "
                            f"it; line {_line(v)}); quote it (\"\") or remove it")
             elif isinstance(v, yaml.SequenceNode):
                 out.append(f"{name}: {_text(k)}: Drone cannot read this environment value: a list "
                            f"(line {_line(v)}); write a string or {{from_secret: name}}")
-    for path, node in _scalars(step, ""):
-        if node.tag in goyaml.EXPLICIT_TAGS:
-            try:
-                goyaml.explicit(node.tag, node.value)
-            except goyaml.GoYAMLError as exc:
-                out.append(f"{name}: {path}: {exc} (line {_line(node)})")
+            elif isinstance(v, yaml.MappingNode):
+                decoded += [(f"{_text(k)}.{_text(f)}", x, False) for f, x in v.value
+                            if _text(f) in ("value", "from_secret")]
+            else:
+                decoded.append((_text(k), v, True))
+    settings = _get(step, "settings")
+    if isinstance(settings, yaml.MappingNode):
+        decoded += [(f"settings.{_text(k)}", v, True) for k, v in settings.value]
+    for top, node, pointer in decoded:
+        if pointer and isinstance(node, yaml.ScalarNode) and node.tag == goyaml.STR_TAG and node.style in ("'", '"') \
+                and node.value in ("~", "null"):
+            out.append(f"{name}: {top}: Drone cannot read a quoted {node.value!r} here: go-yaml v2 takes it for null "
+                       f"(line {_line(node)}); write another value or drop the key")
+        for path, scalar in _scalars(node, top):
+            if scalar.tag in goyaml.EXPLICIT_TAGS:
+                try:
+                    goyaml.explicit(scalar.tag, scalar.value)
+                except goyaml.GoYAMLError as exc:
+                    out.append(f"{name}: {path}: {exc} (line {_line(scalar)})")
     return out
 
 
