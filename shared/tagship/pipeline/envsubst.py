@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Callable, Mapping
 
 from . import gostr
-from .envsubst_funcs import SubstitutionError, SubstitutionPanic, lookup
+from .envsubst_funcs import SubstitutionError, SubstitutionPanic, lookup  # noqa: F401 (re-exported)
 
 # the error texts (parse/parse.go)
 BAD_SUBSTITUTION = "bad substitution"
