@@ -158,3 +158,13 @@ def test_lint_reports_go_type_errors():
 
 def test_go_float_nan_and_inf():
     assert encoder.encode(math.nan) == "NaN" and encoder.encode(-math.inf) == "-Inf"
+
+
+def test_keys_are_their_go_string_text_in_1x_and_08():
+    text = PIPE.replace("    ünï: z\n", "    ~: n\n    0x10: On\n")
+    env, _ = plugin_env(parse(text, {})[0].steps[0], {})
+    assert env["PLUGIN_"] == "false" and env["PLUGIN_0X10"] == "true"   # ~ is "", y/n/On are bools as values
+    legacy = "pipeline:\n  yes:\n    image: tagship/oss-push\n    on: 1.0\n    secrets: [pw]\n"
+    [pipeline] = parse(legacy, {})
+    assert pipeline.steps[0].name == "yes"
+    assert plugin_env(pipeline.steps[0], {"pw": "P"})[0] == {"PLUGIN_ON": "1", "PW": "P"}

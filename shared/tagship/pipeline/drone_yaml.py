@@ -162,23 +162,26 @@ def _volumes_08(raw: Any) -> list[tuple[str, str]]:
     return out
 
 
-def _step_08(name: str, raw: dict[str, Any]) -> Step:
-    env = dict(raw.get("environment") or {}) if isinstance(raw.get("environment"), dict) else {}
+def _step_08(name: str, typed: Any, text: Any) -> Step:
+    raw, raw_text = _struct(typed, text)
+    env, env_text = _struct(raw.get("environment"), raw_text.get("environment"))
     if isinstance(raw.get("environment"), list):
-        for item in raw["environment"]:
+        for item in raw_text["environment"]:
             k, _, v = str(item).partition("=")
-            env[k] = v
-    for item in raw.get("secrets") or []:
+            env[k] = env_text[k] = v
+    for item in raw_text.get("secrets") or []:
         if isinstance(item, dict):
-            env[str(item.get("target", item.get("source", ""))).upper()] = {"from_secret": item.get("source")}
+            target = str(item.get("target", item.get("source", ""))).upper()
+            env[target] = env_text[target] = {"from_secret": item.get("source")}
         else:
-            env[str(item).upper()] = {"from_secret": str(item)}
+            env[str(item).upper()] = env_text[str(item).upper()] = {"from_secret": str(item)}
     settings = {k: v for k, v in raw.items() if k not in STEP_KEYS_08}
-    commands = raw.get("commands") or []
-    return Step(name=name, image=str(raw.get("image", "")), commands=[str(c) for c in commands],
-                settings=settings, environment=env, when=raw.get("when") or {},
-                volumes=_volumes_08(raw.get("volumes")), privileged=bool(raw.get("privileged")),
-                entrypoint=raw.get("entrypoint"), legacy=True)
+    commands = raw_text.get("commands") or []
+    return Step(name=name, image=str(raw_text.get("image") or ""), commands=[str(c) for c in commands],
+                settings=settings, settings_text={k: raw_text.get(k) for k in settings}, environment=env,
+                env_text=env_text, when=raw.get("when") or {}, volumes=_volumes_08(raw_text.get("volumes")),
+                privileged=raw.get("privileged") is True, entrypoint=raw_text.get("entrypoint"), legacy=True,
+                problems=decode_problems(({k: v for k, v in raw.items() if k in settings}, {}), ({}, {})))
 
 
 def _step_1x(typed: Any, text: Any, volumes: Mapping[str, str], index: int) -> Step:
@@ -239,7 +242,8 @@ def parse(text: str, env: Mapping[str, str] | None = None) -> list[Pipeline]:
             if not isinstance(steps, dict):
                 raise PipelineError(f"document {n}: pipeline: must be a map of named steps")
             pipelines.append(Pipeline(name="default", legacy=True,
-                                      steps=[_step_08(str(k), v or {}) for k, v in steps.items()]))
+                                      steps=[_step_08(k, v or {}, x or {})
+                                             for k, v, x in _pairs(steps, doc_text.get("pipeline"))]))
             continue
         if doc_text.get("kind") != "pipeline" or (doc_text.get("type") or "docker") != "docker":
             continue  # secrets, signatures, other runners
@@ -278,7 +282,10 @@ def raw_steps(text: str) -> list[tuple[str, dict[str, Any], bool]]:
             continue
         doc, doc_text = _struct(doc, doc_text)
         if "pipeline" in doc and "kind" not in doc and isinstance(doc["pipeline"], dict):
-            out += [(str(k), v or {}, True) for k, v in doc["pipeline"].items()]
+            for k, v, x in _pairs(doc["pipeline"], doc_text.get("pipeline")):
+                raw, raw_text = _struct(v or {}, x or {})
+                raw["settings_text"] = {key: raw_text.get(key) for key in raw}
+                out.append((k, raw, True))
         elif doc_text.get("kind") == "pipeline":
             steps, steps_text = doc.get("steps") or [], doc_text.get("steps") or []
             if not isinstance(steps, list):
