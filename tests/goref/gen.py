@@ -18,7 +18,8 @@ ARGS = ["", "x", "v", "v*", "*", "*.", "?", "??", "[0-9]", "[^a]", "[a-c]", "[a-
 TEXT = ["a", "b", " ", "$", "$$", "{", "}", "\\", "\\\\", "/", ":", "#", "%", "x=1", "\n", "é", "😀", "\x00",
         "$A", "${", "$}", "\\$", "\\/"]
 VALUES = ["", "v1.2.3", "abc", "a/b/c", "ß", "İx", "ǅx", "ᾳ", "ﬀ", "😀z", "é", "line1\nline2", 'q"\\',
-          "\t", "tab\there\n", "ÀÉÎ", "123", "v", "--", "*", "[x]"]
+          "\t", "tab\there\n", "ÀÉÎ", "123", "v", "--", "*", "[x]", "v10.20.30", "aXbXa", "ab.cd.ef",
+          "x/y/z/", "ßav1.2.3", "élan", "Ünï", "a1b2c3", "a.a.a", "1.0.10"]
 
 
 def _expr(rng: random.Random, depth: int) -> str:
@@ -33,9 +34,33 @@ def _expr(rng: random.Random, depth: int) -> str:
     return "${" + name + op + sep.join(parts) + rng.choice(["}"] * 8 + ["", "}}"])
 
 
+GOOD_OPS = ["#", "##", "%", "%%", "/", "//", "/#", "/%", "^", "^^", ",", ",,", ":", ":-", ":=", "=", ""]
+PATTERNS = ["v", "*.", ".*", "*", "?", "a", "b", "[0-9]", "[a-z]*", "*/", "/*", "1", ".", "ß", "X", "[^a]*", "?."]
+
+
+def _good(rng: random.Random) -> str:
+    """A well-formed expression on a set variable: what exercises the functions' results."""
+    name, op = rng.choice(["A", "B", "TAG", "DRONE_TAG"]), rng.choice(GOOD_OPS)
+    if op in ("#", "##", "%", "%%"):
+        arg = rng.choice(PATTERNS) + rng.choice(["", "", rng.choice(PATTERNS)])
+    elif op.startswith("/"):
+        arg = rng.choice(["a", ".", "X", "1", "0", "v", "ß", "*", "?", "\\/"]) + "/" + \
+            rng.choice(["", "x", "_", "-", "${B}"])
+    elif op == ":":
+        arg = str(rng.randint(-4, 6)) + rng.choice(["", ":" + str(rng.randint(0, 5))])
+    elif op in (":-", ":=", "="):
+        arg = rng.choice(["d", "", "${B}", "x y"])
+    else:
+        arg = ""
+    return "${" + name + op + arg + "}"
+
+
 def template(rng: random.Random) -> str:
     pieces = []
     for _ in range(rng.randint(1, 3)):
+        if rng.random() < 0.4:
+            pieces.append(_good(rng))
+            continue
         pieces.append(_expr(rng, 0) if rng.random() < 0.5 else rng.choice(TEXT) * rng.randint(1, 2))
     text = "".join(pieces)
     roll = rng.random()
