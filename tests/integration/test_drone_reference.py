@@ -37,11 +37,7 @@ def _port(template: str, env: dict[str, str]) -> tuple[str, bytes]:
         return "err", str(exc).encode()
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_envsubst_matches_drone_envsubst_on_random_templates(reference, seed):
-    cases = gen.cases(seed, PER_SEED)
-    answers = reference([build.envsubst_request(t.encode(), {k.encode(): v.encode() for k, v in e.items()})
-                         for t, e in cases])
+def _envsubst_diffs(cases, answers) -> tuple[list[str], dict[str, int]]:
     diffs = []
     kinds = {"ok": 0, "err": 0, "panic": 0}
     for (template, env), (status, out) in zip(cases, answers):
@@ -50,9 +46,32 @@ def test_envsubst_matches_drone_envsubst_on_random_templates(reference, seed):
         got = _port(template, env)
         if got != want:
             diffs.append(f"{template!r} {env!r}: Go {want!r}, port {got!r}")
+    return diffs, kinds
+
+
+def _ask(reference, cases):
+    return reference([build.envsubst_request(t.encode(), {k.encode(): v.encode() for k, v in e.items()})
+                      for t, e in cases])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_envsubst_matches_drone_envsubst_on_random_templates(reference, seed):
+    cases = gen.cases(seed, PER_SEED)
+    diffs, kinds = _envsubst_diffs(cases, _ask(reference, cases))
     assert not diffs, f"{len(diffs)} differences, first: " + "\n".join(diffs[:5])
     # the mix exercises both sides: many substitutions succeed, many are refused
     assert kinds["ok"] > PER_SEED // 4 and kinds["err"] > PER_SEED // 4, kinds
+
+
+def test_the_random_templates_catch_a_wrong_function(reference, monkeypatch):
+    """The differential test bites: with ${A##p} computed as ${A#p}, the same templates differ."""
+    from tagship.pipeline import envsubst_funcs
+
+    cases = gen.cases(SEEDS[0], PER_SEED)
+    answers = _ask(reference, cases)
+    monkeypatch.setitem(envsubst_funcs._FUNCS, b"##", envsubst_funcs.trim_shortest_prefix)
+    diffs, _ = _envsubst_diffs(cases, answers)
+    assert len(diffs) > 3
 
 
 FIXED = ["${DRONE_TAG##v}", "${A-x}", "${A+x}", "${A?x}", "${}", "${#}", "${ A}", "${A/x}", "${A^x}", "${",
