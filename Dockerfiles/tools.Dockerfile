@@ -10,7 +10,7 @@ RUN /opt/tagship/bin/pip install -q --no-index --find-links /tmp/wheels -r /tmp/
 COPY tagship /tmp/tagship
 RUN /opt/tagship/bin/pip install -q --no-index --no-deps /tmp/tagship/tagship-*.whl \
  && find /opt/tagship -name '__pycache__' -prune -exec rm -rf {} + \
- && /opt/tagship/bin/python -c "import tagship.cli"
+ && /opt/tagship/bin/python -c "import tagship.pipeline.cli, tagship_ossd.server"
 
 FROM ${TAGSHIP_BASE}
 COPY --from=build /opt/tagship /opt/tagship

@@ -59,7 +59,7 @@ def make_tree(root: Path, files: int, big_mb: int) -> tuple[int, int]:
 
 def start_server(data: Path, latency_ms: float = 0) -> tuple[subprocess.Popen, str]:
     exe = Path(sys.executable).with_name("tagship")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "tagship.cli"]
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "tagship.pipeline.cli"]
     proc = subprocess.Popen(cmd + ["oss-server", "--port", "0", "--data", str(data), "--access-key-id", AK,
                                    "--bucket", BUCKET, "--latency", str(latency_ms)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True, env={**os.environ, "TAGSHIP_OSS_ACCESS_KEY_SECRET": SECRET})

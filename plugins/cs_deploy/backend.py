@@ -150,14 +150,3 @@ class Backend(Protocol):
     def rollback(self, applied: Applied, deadline: float) -> Outcome: ...
 
     def close(self) -> None: ...
-
-
-def open_backend(settings: "Settings", run: "Run") -> Backend:
-    """The configured backend, connected. Heavy SDKs are imported here, not at module import."""
-    if settings.backend == "aliyun-cs":
-        from .aliyun_cs import AliyunCSBackend
-
-        return AliyunCSBackend(settings, run)
-    from .swarm import SwarmBackend
-
-    return SwarmBackend(settings, run)

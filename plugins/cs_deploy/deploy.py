@@ -14,7 +14,8 @@ from tagship.runtime import Interrupted
 from . import lint as lint_mod
 from . import plan as plan_mod
 from . import render
-from .backend import ApplyError, Applied, Desired, Outcome, Plan, open_backend
+from .backend import ApplyError, Applied, Desired, Outcome, Plan
+from .backends import open_backend
 from .settings import looks_secret
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import oss2
 import pytest
 
-from tagship.oss_server import start_server
-from tagship.oss_sig import Credential
+from tagship_ossd.server import start_server
+from tagship_ossd.sig import Credential
 
 from oss_push.__main__ import main
 from oss_push.multipart import CHECKPOINT_DIR

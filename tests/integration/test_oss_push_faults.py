@@ -7,7 +7,7 @@ import os
 import oss2
 import pytest
 
-from tagship.oss_server import start_server
+from tagship_ossd.server import start_server
 
 from oss_push.__main__ import main
 

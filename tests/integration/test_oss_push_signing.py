@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import oss2
 import pytest
 
-from tagship.oss_server import start_server
+from tagship_ossd.server import start_server
 
 from oss_push.__main__ import main
 

@@ -8,9 +8,9 @@ import oss2
 import pytest
 from oss2 import exceptions as ossx
 
-from tagship.oss_server import start_server
-from tagship.oss_sig import Credential
-from tagship.oss_store import crc64
+from tagship_ossd.server import start_server
+from tagship_ossd.sig import Credential
+from tagship_ossd.store import crc64
 
 pytestmark = pytest.mark.oss
 

@@ -13,8 +13,8 @@ import oss2
 import pytest
 from oss2 import exceptions as ossx
 
-from tagship import oss_sig
-from tagship.oss_server import start_server
+from tagship_ossd import sig as oss_sig
+from tagship_ossd.server import start_server
 
 pytestmark = pytest.mark.oss
 
@@ -163,7 +163,7 @@ def test_virtual_host_style(server):
 
 def test_cli_prints_endpoint_first_and_never_the_secret(tmp_path):  # through the `tagship` umbrella
     env = dict(os.environ, TAGSHIP_OSS_ACCESS_KEY_SECRET="cli-secret-value")
-    proc = subprocess.Popen([sys.executable, "-m", "tagship.cli", "oss-server", "--port", "0", "--data", str(tmp_path),
+    proc = subprocess.Popen([sys.executable, "-m", "tagship.pipeline.cli", "oss-server", "--port", "0", "--data", str(tmp_path),
                              "--access-key-id", "CLIAK", "--bucket", "cli-bucket", "--bucket", "other-bucket",
                              "--sts", "STSAK:sts-secret-value:tok-value", "--verbose", "--fault-rate", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -187,7 +187,7 @@ def test_cli_prints_endpoint_first_and_never_the_secret(tmp_path):  # through th
 
 
 def test_cli_usage_errors(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "tagship.oss_server", "--data", str(tmp_path)],
+    r = subprocess.run([sys.executable, "-m", "tagship_ossd", "--data", str(tmp_path)],
                        capture_output=True, text=True, env={k: v for k, v in os.environ.items()
                                                             if not k.startswith("TAGSHIP_OSS_")})
     assert r.returncode == 2 and "--access-key-id" in r.stderr and r.stdout == ""

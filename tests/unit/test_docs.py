@@ -5,7 +5,7 @@ from pathlib import Path
 import yaml
 from pydantic import SecretStr
 
-from tagship import docs
+from tagship.pipeline import docs
 from tagship.schema import describe
 from tagship.settings import PluginSettings, StrList, setting
 

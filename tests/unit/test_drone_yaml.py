@@ -2,8 +2,8 @@
 
 import pytest
 
-from tagship.drone_yaml import PipelineError, encode, parse, plugin_env, runs, substitute
-from tagship.pipeline_exec import _script, docker_args, read_dotenv, semver_env
+from tagship.pipeline.drone_yaml import PipelineError, encode, parse, plugin_env, runs, substitute
+from tagship.pipeline.runner import _script, docker_args, read_dotenv, semver_env
 
 
 @pytest.mark.parametrize("value, env", [

@@ -6,7 +6,7 @@ from typing import Literal
 import pytest
 from pydantic import SecretStr
 
-from tagship import lint
+from tagship.pipeline import lint
 from tagship.settings import Duration, PluginSettings, StrList, setting
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ import hashlib
 
 import pytest
 
-from tagship import oss_sig as s
+from tagship_ossd import sig as s
 
 V1_SECRET = "OtxrzxIsfpFjA7SwPzILwy8Bw21TLhquhboDYROV"
 V1_HEADERS = {"Content-MD5": "ODBGOERFMDMzQTczRUY3NUE3NzA5QzdFNUYzMDQxNEM=", "Content-Type": "text/html",

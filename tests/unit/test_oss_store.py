@@ -1,7 +1,7 @@
 """The disk store of tagship oss-server: CRC-64, listing semantics, atomic commits, reload from disk."""
 import pytest
 
-from tagship.oss_store import Store, StoreError, crc64, decode_token, encode_token
+from tagship_ossd.store import Store, StoreError, crc64, decode_token, encode_token
 
 
 def put(store, bucket, key, data=b"x"):

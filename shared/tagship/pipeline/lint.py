@@ -49,8 +49,8 @@ def _norm(name: str) -> str:
 
 def check_step(step: str, raw: dict[str, Any], legacy: bool, model: Any) -> list[str]:
     """The findings for one tagship step (``raw`` is the step's YAML map, before substitution)."""
-    from .schema import describe
-    from .settings import load_settings
+    from ..schema import describe
+    from ..settings import load_settings
 
     rows = describe(model)
     settings = {k: v for k, v in raw.items() if k not in STEP_KEYS_1X | {"secrets", "group"}} if legacy \
@@ -120,7 +120,7 @@ def check_step(step: str, raw: dict[str, Any], legacy: bool, model: Any) -> list
     for r in rows:  # missing ones are reported above; give them something so the rest is checked
         if r.required and r.name not in given and not any(_norm(a) in given_env for a in r.aliases):
             env.setdefault(r.env, SECRET_PLACEHOLDER)
-    from .errors import SettingsError
+    from ..errors import SettingsError
 
     try:
         load_settings(model, env)

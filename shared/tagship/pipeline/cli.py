@@ -10,10 +10,10 @@ import sys
 from typing import Sequence
 
 TOOLS = {
-    "oss-server": ("tagship.oss_server", "a local Aliyun OSS endpoint for tests, benchmarks and the demo"),
-    "exec": ("tagship.pipeline_exec", "run a .drone.yml's steps locally on the Docker engine"),
-    "lint": ("tagship.lint", "check a .drone.yml's tagship steps against the settings models"),
-    "docs": ("tagship.docs", "generate per-plugin docs (docs.md, content.yaml) from the settings models"),
+    "oss-server": ("tagship_ossd.server", "a local Aliyun OSS endpoint for tests, benchmarks and the demo"),
+    "exec": ("tagship.pipeline.runner", "run a .drone.yml's steps locally on the Docker engine"),
+    "lint": ("tagship.pipeline.lint", "check a .drone.yml's tagship steps against the settings models"),
+    "docs": ("tagship.pipeline.docs", "generate per-plugin docs (docs.md, content.yaml) from the settings models"),
 }
 
 
@@ -31,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(usage())
         return 0
     if argv[0] == "--version":
-        from . import __version__
+        from .. import __version__
 
         print(f"tagship {__version__}")
         return 0

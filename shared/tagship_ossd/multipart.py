@@ -5,9 +5,9 @@ from __future__ import annotations
 from urllib.parse import quote
 from xml.etree import ElementTree as ET
 
-from .oss_proto import (Request, Response, _int_param, bad, base64, forbid_overwrite, iso_date, object_meta_from,
+from .proto import (Request, Response, _int_param, bad, base64, forbid_overwrite, iso_date, object_meta_from,
                         parse_xml, read_all, receive, sub, xml_response)
-from .oss_store import Store
+from .store import Store
 
 
 def initiate_upload(store: Store, req: Request) -> Response:

@@ -1,7 +1,7 @@
 """``tagship exec [PIPELINE.yml]``: try a ``.drone.yml`` locally, each step a container on the local engine.
 
 A try-out runner, not Drone: in production Drone runs the pipeline. It does what drone-runner-docker does
-for a step — the same substitution and settings encoding (``tagship.drone_yaml``), ``from_secret`` values from
+for a step — the same substitution and settings encoding (``tagship.pipeline.drone_yaml``), ``from_secret`` values from
 a dotenv secrets file, the ``DRONE_*`` context of a tag (or push) event from the workspace's git — and runs
 the steps in order with the workspace at ``/drone/src``, stopping at the first failure with its exit code.
 """
@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from . import log, mask
+from .. import log, mask
 from .drone_yaml import Pipeline, PipelineError, Step, parse, plugin_env, runs
 
 WORKSPACE = "/drone/src"

@@ -136,7 +136,7 @@ _Dumper.add_representer(str, lambda d, s: d.represent_scalar("tag:yaml.org,2002:
 
 
 def render(plugin: str, out: Path) -> dict[Path, str]:
-    from .schema import describe
+    from ..schema import describe
 
     rows = describe(load_model(plugin))
     summary = summary_of(plugin)

@@ -30,10 +30,10 @@ from urllib.parse import parse_qsl, unquote
 
 import crcmod
 
-from . import oss_ops, oss_proto
-from .oss_faults import CRC_KINDS, KINDS, RANDOM_KINDS, Faults, Stats
-from .oss_sig import AuthError, Credential, verify
-from .oss_store import Store, StoreError
+from . import ops as oss_ops, proto as oss_proto
+from .faults import CRC_KINDS, KINDS, RANDOM_KINDS, Faults, Stats
+from .sig import AuthError, Credential, verify
+from .store import Store, StoreError
 
 CONTROL = "/_tagship/"
 

@@ -13,10 +13,10 @@ from typing import Callable
 from urllib.parse import quote, unquote
 from xml.etree import ElementTree as ET
 
-from . import oss_multipart as mp
-from .oss_proto import (OWNER_ID, Request, Response, _int_param, bad, binascii, forbid_overwrite, http_date, iso_date,
+from . import multipart as mp
+from .proto import (OWNER_ID, Request, Response, _int_param, bad, binascii, forbid_overwrite, http_date, iso_date,
                         object_headers, object_meta_from, parse_xml, read_all, receive, sub, xml_response)
-from .oss_store import Store, decode_token, encode_token
+from .store import Store, decode_token, encode_token
 
 
 # ---------------------------------------------------------------- object operations

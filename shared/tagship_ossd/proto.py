@@ -11,7 +11,7 @@ from email.utils import formatdate
 from typing import BinaryIO, Callable, Iterator, Mapping
 from xml.etree import ElementTree as ET
 
-from .oss_store import Body, Store, StoreError
+from .store import Body, Store, StoreError
 
 ACLS = {"default", "private", "public-read", "public-read-write"}
 STORAGE_CLASSES = {"Standard", "IA", "Archive", "ColdArchive", "DeepColdArchive"}
