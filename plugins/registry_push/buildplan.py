@@ -12,7 +12,7 @@ from typing import Iterable, Mapping, Sequence
 SECRET_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MOUNT = re.compile(r"^\s*RUN\s+(\S+\s+)*--mount=", re.IGNORECASE | re.MULTILINE)
 SYNTAX = re.compile(r"^#\s*syntax\s*=", re.IGNORECASE | re.MULTILINE)
-STEP = re.compile(r"^#(\d+) \[[^\]]*\b\d+/\d+\]")
+STEP = re.compile(r"^#(\d+) \[[^\]]*\b\d+/\d+\] (?!FROM )")   # FROM is no build step of ours
 CACHED = re.compile(r"^#(\d+) CACHED\s*$")
 MIN_NEEDLE = 6   # shorter values would match by chance in any layer; they are still masked
 

@@ -34,8 +34,8 @@ def choose(s: Any, client: Any, dockerfile_text: str) -> Choice:
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
     needs = buildplan.needs_buildkit(dockerfile_text)
-    if s.platform and not needs:
-        needs = "platform is set"
+    if (s.platform or s.build_network) and not needs:
+        needs = "platform is set" if s.platform else "build_network is set"
     if secrets or s.ssh_agent_key:
         needs = "build secrets are set" if secrets else "ssh_agent_key is set"
     cli = None if s.builder == "classic" else buildkit.find_cli(s.docker_cli)
@@ -115,5 +115,6 @@ def _run(choice: Choice, s: Any, root: Path, iid: Path, env: dict[str, str], arg
     cmd = buildplan.cli_args(choice.cli, context=str(context), dockerfile=str(dockerfile), tag=tag,
                              iidfile=str(iid), arg_names=list(args), labels=labels, target=s.target,
                              platform=s.platform, cache_from=s.cache_from, pull=s.pull, nocache=s.no_cache,
-                             extra_hosts=[f"{h}:{ip}" for h, ip in hosts.items()], secrets=files, ssh_sock=sock)
+                             extra_hosts=[f"{h}:{ip}" for h, ip in hosts.items()], secrets=files, ssh_sock=sock,
+                             network=s.build_network)
     return buildkit.run_build(cmd, env, iid, timeout=s.build_timeout)

@@ -107,7 +107,7 @@ def check(facts: Facts, layout: str = "none") -> list[Finding]:
         if value and ((looks_secret(name) and not name.startswith("org.opencontainers.")) or ACCESS_KEY.search(value)):
             out.append(Finding("secret-value", f"LABEL {name} holds a secret-looking value"))
     for step in facts.history:
-        args = re.match(r"^\|\d+ (.*?) (/bin/sh -c|\[)", step or "")
+        args = re.match(r"^(?:RUN )?\|\d+ (.*?) (/bin/sh -c|\[)", step or "")   # classic | BuildKit
         names = [kv.split("=", 1)[0] for kv in (args.group(1).split() if args else []) if "=" in kv]
         leaked = [n for n in names if looks_secret(n)]
         if leaked or ACCESS_KEY.search(step or ""):

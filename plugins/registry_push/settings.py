@@ -138,6 +138,7 @@ class Settings(PluginSettings):
                                               "ssh-agent for RUN --mount=type=ssh (BuildKit's --ssh default); "
                                               "no line of it may end up in the image.")
     platform: str = setting("", help="BuildKit: the target platform (e.g. linux/amd64).")
+    build_network: str = setting("", help="BuildKit: the network of RUN steps (default, host, none).")
     build_timeout: Duration = setting("1h", help="BuildKit: how long the build may take.")
     # --- engine
     daemon: Literal["host", "dind"] = setting("host", help="host: DOCKER_HOST or the mounted socket; dind: "
