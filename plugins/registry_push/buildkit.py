@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -24,6 +25,7 @@ from .buildplan import count_steps
 from .plan import DOCKER_HUB, Dest
 from .secretfiles import write_private
 
+SHA_LINE = re.compile(r"^#\d+ sha256:[0-9a-f]{64}$")
 CANDIDATES = ("docker", "/usr/bin/docker", "/usr/local/bin/docker", "/bin/docker")
 _probed: dict[str, bool] = {}
 
@@ -143,6 +145,8 @@ def _show(line: str, lines: list[str], tail: list[str]) -> None:
     if not line.strip():
         return
     lines.append(line)
+    if SHA_LINE.match(line):
+        return   # "#5 sha256:…": the vertex digest BuildKit prints for every step, noise in a CI log
     tail.append(line)
     del tail[:-8]
     log.info("  " + line)
