@@ -248,8 +248,8 @@ def _build_inputs(s: Settings, r: Any, version: str | None, first: Dest) -> tupl
                                              version=version, module=s.module)
     for name in secret_args:
         r.secret(args[name])
-        log.warn(f"build arg {name} looks secret: it is masked here, but the classic builder records build "
-                 "args in the image history; use a build secret or pass it at run time instead")
+        log.warn(f"build arg {name} looks secret: it is masked here, but both builders record build args "
+                 "in the image history; use a build secret (secrets:) or pass it at run time instead")
     for value in plan.proxy_secrets(args):
         r.secret(value)
     labels: dict[str, str] = {}

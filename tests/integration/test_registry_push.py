@@ -164,6 +164,7 @@ def test_build_once_push_tags_to_both_registries_and_repush_pushes_no_layer(tmp_
     assert again["layers_existing"] == res["layers_pushed"] + res["layers_existing"]
 
 
+@pytest.mark.parametrize("_builder", ["buildkit"], indirect=True)   # a push test: one builder is enough
 def test_registry_failing_a_fifth_of_blob_uploads_still_gets_the_image(tmp_path, cleanup_images):
     tls = Path(TB["TAGSHIP_TESTBED_DIR"]) / "tls"
     proxy = FaultProxy(REG_A, ca=str(tls / "ca.crt"), cert=str(tls / "server.crt"), key=str(tls / "server.key"),
