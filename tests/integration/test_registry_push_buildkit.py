@@ -276,3 +276,36 @@ def test_sigterm_during_the_build_stops_the_agent_and_removes_the_secrets(tmp_pa
     assert not list(tmpdir.iterdir()), list(tmpdir.iterdir())
     assert SENTINEL not in log.read_text()
     del key
+
+
+def test_the_go_service_example_builds_its_private_dependency_over_ssh(tmp_path, cleanup_images, gitssh_image,
+                                                                        git_over_ssh, busybox_image):
+    """examples/go-service/Dockerfile.private: live66/auth cloned at a pinned revision through ssh_agent_key,
+    with the pipeline's own settings (layout: seed, policy: enforce)."""
+    url, key, content = git_over_ssh
+    ws = tmp_path / "ws"
+    shutil.copytree(rp.ROOT / "examples" / "go-service", ws)
+    bare = url.split("127.0.0.1:", 1)[1].split("/", 1)[1]
+    rev = subprocess.run(["git", "--git-dir", f"/{bare}", "rev-parse", "HEAD"], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    ns = rp._uid()
+    repo = f"{ns}/live66_gateway"
+    cleanup_images += [f"tagship-build/{repo.replace('/', '_')}:latest", f"{rp.REG_A}/{repo}:1.0.0"]
+    code, out, res = rp.run_plugin(ws, registry=rp.REG_A, namespace=ns, project="live66", module="gateway",
+                                   username=rp.USER, password=rp.PW_A, tags=["1.0.0"], layout="seed",
+                                   policy="enforce", dockerfile="Dockerfile.private", ssh_agent_key=key,
+                                   build_network="host",
+                                   build_args={"VERSION": "1.0.0", "AUTH_REPO": url, "AUTH_REV": rev,
+                                               "GIT_IMAGE": gitssh_image, "BASE_IMAGE": busybox_image,
+                                               "GIT_SSH_COMMAND": "ssh -o StrictHostKeyChecking=no "
+                                                                  "-o UserKnownHostsFile=/dev/null"})
+    assert code == 0, out
+    assert res["policy"] == [] and res["builder"] == "buildkit" and res["secrets_checked"] >= 1
+    image = subprocess.run(["docker", "image", "inspect", "-f", "{{.Id}}", res["image_id"]], capture_output=True,
+                           text=True, timeout=60)
+    assert image.returncode == 0
+    show = subprocess.run(["docker", "run", "--rm", "--entrypoint", "cat", res["image_id"],
+                           "/home/worker/main/vendor/live66/auth/module.txt",
+                           "/home/worker/main/vendor/live66/auth/REVISION"], capture_output=True, text=True,
+                          timeout=60)
+    assert show.stdout.split() == [content, rev], show.stderr

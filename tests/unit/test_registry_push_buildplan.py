@@ -182,3 +182,10 @@ def test_a_secret_in_history_labels_or_env_is_found():
 def test_a_layer_that_could_not_be_read_fails_the_proof():
     with pytest.raises(PluginError, match="could not be read"):
         gather(_Client(_save([_layer({"a": b"a"}), _layer({"b": b"b"})], oci=True, drop=1)), "i", "", [SENTINEL])
+
+
+def test_a_fetch_through_ssh_forwarding_is_not_a_no_fetch_finding():
+    from registry_push.policy import dockerfile_fetches
+
+    assert dockerfile_fetches("FROM x\nRUN --mount=type=ssh git clone ssh://git@h/r.git /src\n") == []
+    assert dockerfile_fetches("FROM x\nRUN --mount=type=cache,target=/c git clone https://h/r.git /s\n") != []
