@@ -14,8 +14,9 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 from tagship import log
 from tagship.errors import PluginError
@@ -72,11 +73,11 @@ def engine_supports(client: Any) -> bool:
         return False
 
 
-def write_config(root: Path, dests: Sequence[Dest], pull_auths: Iterable[Dest] = ()) -> Path:
+def write_config(root: Path, dests: Sequence[Dest]) -> Path:
     """A fresh DOCKER_CONFIG: only ``auths`` for the targets (no credsStore/credHelpers — a helper copied
     from a user's config would hide these logins), 0600 inside a 0700 directory."""
     auths = {}
-    for d in [*dests, *pull_auths]:
+    for d in dests:
         if d.password is None and not d.username:
             continue
         host = "https://index.docker.io/v1/" if d.host == DOCKER_HUB else d.host
@@ -110,6 +111,15 @@ def run_build(cmd: list[str], env: dict[str, str], iidfile: Path, timeout: float
     except OSError as exc:
         raise PluginError(f"cannot run {cmd[0]}: {exc.strerror}") from None
     buf = ""
+    fired = threading.Event()
+
+    def stop() -> None:   # build_timeout: the CLI goes, and BuildKit cancels the build
+        fired.set()
+        proc.terminate()
+
+    timer = threading.Timer(timeout, stop)
+    timer.daemon = True
+    timer.start()
     try:
         assert proc.stdout is not None
         for raw in iter(lambda: proc.stdout.read1(65536), b""):
@@ -122,7 +132,8 @@ def run_build(cmd: list[str], env: dict[str, str], iidfile: Path, timeout: float
             _show(line, lines, tail)
         proc.wait(timeout=timeout)
     finally:
-        if proc.poll() is None:   # SIGTERM or a timeout: the CLI goes too (and BuildKit cancels the build)
+        timer.cancel()
+        if proc.poll() is None:   # SIGTERM: the CLI goes too (and BuildKit cancels the build)
             proc.terminate()
             try:
                 proc.wait(timeout=10)
@@ -130,6 +141,9 @@ def run_build(cmd: list[str], env: dict[str, str], iidfile: Path, timeout: float
                 proc.kill()
                 proc.wait(timeout=5)
     cached, steps = count_steps(lines)
+    if fired.is_set() and proc.returncode != 0:
+        raise PluginError(f"docker build (BuildKit) did not finish within build_timeout ({timeout:.0f}s)",
+                          hint="raise build_timeout, or look at the last step in the log above")
     if proc.returncode != 0:
         errors = [ln for ln in tail if "error" in ln.lower()] or tail
         raise PluginError(f"docker build (BuildKit) failed: {mask(errors[-1] if errors else '(no output)')[:400]}",

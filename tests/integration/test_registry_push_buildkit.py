@@ -309,3 +309,13 @@ def test_the_go_service_example_builds_its_private_dependency_over_ssh(tmp_path,
                            "/home/worker/main/vendor/live66/auth/REVISION"], capture_output=True, text=True,
                           timeout=60)
     assert show.stdout.split() == [content, rev], show.stderr
+
+
+def test_a_build_over_build_timeout_is_stopped_with_a_clear_error(tmp_path, busybox_image, cleanup_images):
+    repo = f"{rp._uid()}/slow"
+    cleanup_images.append(f"tagship-build/{repo.replace('/', '_')}:latest")
+    ws = rp._workspace(tmp_path, f"FROM {busybox_image}\nRUN echo {repo.split('/')[0]} && sleep 120\n")
+    t0 = time.monotonic()
+    code, out, res = rp.run_plugin(ws, registry=rp.REG_A, repo=repo, dry_run=True, build_timeout="3s")
+    assert code == 1, out
+    assert "did not finish within build_timeout (3s)" in out and time.monotonic() - t0 < 100

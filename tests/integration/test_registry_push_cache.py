@@ -6,6 +6,7 @@ bridge; no iptables), and every build step is CACHED there; the push then finds 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -29,6 +30,13 @@ def _stop(proc: subprocess.Popen, root: Path, bridge: str) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=15)
+    for pid in filter(str.isdigit, os.listdir("/proc")):   # its containerd, should dockerd have been killed
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if cmd.startswith(b"containerd") and str(root).encode() in cmd:
+            subprocess.run(["kill", pid], capture_output=True)
     with open("/proc/self/mounts") as fh:
         mounts = [line.split()[1] for line in fh if line.split()[1].startswith(str(root))]
     for mount in sorted(mounts, reverse=True):
@@ -51,7 +59,7 @@ def cold_engine(busybox_image):
     sock = f"unix://{root}/docker.sock"
     cmd = ["dockerd", f"--config-file={root}/daemon.json", f"--host={sock}", f"--data-root={root}/data",
            f"--exec-root={root}/exec", f"--pidfile={root}/docker.pid", f"--bridge={bridge}", "--iptables=false",
-           "--ip-forward=false", "--ip-masq=false", f"--cgroup-parent=/tsi15-{uid}"]
+           "--ip-forward=false", "--ip-masq=false"]
     proc = subprocess.Popen(cmd, stdout=open(root / "dockerd.log", "wb"), stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
     try:
