@@ -7,7 +7,7 @@ RUN python3 -m venv /opt/tagship
 COPY req/oss-push.txt /tmp/req.txt
 COPY deps /tmp/wheels
 RUN /opt/tagship/bin/pip install -q --no-index --find-links /tmp/wheels -r /tmp/req.txt
-COPY tagship /tmp/tagship
+COPY wheels/oss-push /tmp/tagship
 RUN /opt/tagship/bin/pip install -q --no-index --no-deps /tmp/tagship/tagship-*.whl \
  && find /opt/tagship -name '__pycache__' -prune -exec rm -rf {} + \
  && /opt/tagship/bin/python -c "import oss_push.__main__"

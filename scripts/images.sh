@@ -8,7 +8,8 @@
 #
 # Wheels are built on the host (HTTPS to PyPI from inside a build is not assumed) into wheelhouse/:
 #   wheelhouse/deps/     third-party wheels, rebuilt only when pyproject's dependencies change
-#   wheelhouse/tagship/  the tagship wheel, rebuilt every run (reproducible: SOURCE_DATE_EPOCH = last commit)
+#   wheelhouse/wheels/<image>/  that image's tagship wheel (scripts/image_wheels.py: only the image's rooms),
+#                        rebuilt every run, kept when unchanged (SOURCE_DATE_EPOCH = last commit)
 #   wheelhouse/req/      per-extra requirement lists, read from pyproject.toml
 # Images install only from there (--no-index). The base image is $BASE_IMAGE: tagship/python-base:latest
 # (the test bed's debootstrap'd bookworm) when it exists, else python:3.11-slim.
@@ -47,8 +48,8 @@ for w in "${wanted[@]}"; do
 done
 
 # ------------------------------------------------------------ wheelhouse
-mkdir -p "$WH/req" "$WH/deps" "$WH/tagship"
-printf '%s\n' '*.log' 'tagship.new' '.lock' >"$WH/.dockerignore"   # a smaller build context
+mkdir -p "$WH/req" "$WH/deps" "$WH/wheels"
+printf '%s\n' '*.log' '.lock' >"$WH/.dockerignore"   # a smaller build context
 # one build at a time (the demo and the e2e test may both call this)
 exec 9>"$WH/.lock"
 flock -w 900 9 || die "another images.sh holds $WH/.lock"
@@ -85,25 +86,12 @@ if [[ "$(cat "$WH/deps/.stamp" 2>/dev/null)" != "$stamp" ]] || ! ls "$WH"/deps/*
     -r "$WH/req/cs-deploy.txt" >"$WH/pip.log" 2>&1 || { tail -20 "$WH/pip.log" >&2; die "pip wheel failed"; }
   echo "$stamp" >"$WH/deps/.stamp"
 fi
-say "building the tagship $VERSION wheel ($VCS_REF)"
-rm -rf "$WH/tagship.new" && mkdir -p "$WH/tagship.new"
-SOURCE_DATE_EPOCH=$EPOCH "$PY" -m pip wheel -q --disable-pip-version-check --no-deps \
-  -w "$WH/tagship.new" . >"$WH/pip-tagship.log" 2>&1 || { tail -20 "$WH/pip-tagship.log" >&2; die "tagship wheel failed"; }
-# keep the old file (and the build cache) when the wheel's content did not change
-new=$(ls "$WH"/tagship.new/tagship-*.whl)
-old=$(ls "$WH"/tagship/tagship-*.whl 2>/dev/null || true)
-same_wheel() {  # the two wheels hold the same files (zip timestamps aside)
-  "$PY" -c 'import sys, zipfile
-def files(p):
-    z = zipfile.ZipFile(p)
-    return {n: z.read(n) for n in z.namelist()}
-sys.exit(0 if files(sys.argv[1]) == files(sys.argv[2]) else 1)' "$1" "$2"
-}
-if [[ -n "$old" ]] && same_wheel "$new" "$old"; then
-  rm -rf "$WH/tagship.new"
-else
-  rm -rf "$WH/tagship" && mv "$WH/tagship.new" "$WH/tagship"
-fi
+say "building the tagship $VERSION wheels, one per image ($VCS_REF)"
+# each image's wheel holds only its rooms: a plugin gets the kit and itself; tools gets everything
+rm -rf "$WH/tagship"   # the single wheel of earlier versions
+wheel_images=("${ALL[@]}")
+SOURCE_DATE_EPOCH=$EPOCH "$PY" scripts/image_wheels.py "$WH" "${wheel_images[@]}" >"$WH/pip-tagship.log" 2>&1 \
+  || { tail -20 "$WH/pip-tagship.log" >&2; die "tagship wheels failed"; }
 
 if [[ $WHEELS_ONLY == 1 ]]; then say "wheelhouse ready: $WH"; exit 0; fi
 

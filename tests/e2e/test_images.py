@@ -73,3 +73,44 @@ def test_registry_push_ships_a_buildkit_cli_and_ssh_agent(images):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.split() == ["/usr/bin/docker", "/usr/bin/ssh-agent", "/usr/bin/ssh-add"]
+
+
+LIST = r"""
+import importlib.metadata as md, importlib.util, json
+dist = md.distribution("tagship")
+mods = sorted({f.parts[0] if len(f.parts) == 2 else "/".join(f.parts[:2]) for f in dist.files
+               if f.suffix == ".py" and not str(f.parts[0]).endswith((".dist-info", ".data"))})
+print(json.dumps({"tagship": mods, "dists": sorted(d.metadata["Name"].lower() for d in md.distributions())}))
+"""
+ROOMS = {  # the package folders of the tagship distribution each image holds
+    "version-bump": ["tagship", "version_bump"],
+    "oss-push": ["tagship", "oss_push"],
+    "registry-push": ["tagship", "registry_push"],
+    "cs-deploy": ["tagship", "cs_deploy"],
+    "tools": ["cs_deploy", "oss_push", "registry_push", "tagship", "tagship/pipeline", "tagship_ossd",
+              "version_bump"],
+}
+NOT_IN = {  # third-party distributions an image must not carry (each comes with another plugin's extra)
+    "version-bump": {"docker", "oss2", "pyyaml", "jsonschema", "aliyun-python-sdk-core", "crcmod"},
+    "oss-push": {"docker", "pyyaml", "jsonschema"},
+    "registry-push": {"oss2", "jsonschema", "crcmod"},
+    "cs-deploy": {"oss2", "crcmod"},
+    "tools": {"docker", "oss2", "jsonschema", "aliyun-python-sdk-core"},
+}
+
+
+def _contents(image: str) -> dict:
+    proc = subprocess.run(["docker", "run", "--rm", "--entrypoint", "/opt/tagship/bin/python", image, "-c", LIST],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize("image", sorted(ROOMS))
+def test_each_image_holds_only_its_rooms(images, image):
+    """A plugin image carries the kit and its own plugin: no pipeline tools, no OSS double, no other plugin,
+    and none of the other plugins' SDKs."""
+    got = _contents(f"tagship/{image}:latest")
+    folders = got["tagship"]
+    assert folders == sorted(ROOMS[image])
+    assert NOT_IN[image] & set(got["dists"]) == set()
