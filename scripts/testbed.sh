@@ -20,7 +20,8 @@ PACKAGES=(docker.io docker-registry skopeo busybox-static debootstrap apache2-ut
           golang-go
           golang-github-drone-envsubst-dev
           golang-gopkg-yaml.v2-dev
-          golang-github-ghodss-yaml-dev)
+          golang-github-ghodss-yaml-dev
+          openssh-client openssh-server)
 REG_USER=tagship
 # Overridable for a second, separate bed on one machine (tests and measurements); defaults are the contract.
 REG_A_PORT=${TAGSHIP_REGISTRY_PORT:-5443}
