@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tagship import log
+from tagship.paths import confine, state_dir
 from tagship.errors import PluginError
 from tagship.runtime import Run
 from tagship.versions import Version, VersionError, describe, docker_tags, parse, strip_prefix
@@ -115,6 +116,10 @@ def run_bump(s: Settings, run: Run) -> dict[str, Any]:
     run.secret(os.environ.get("DRONE_NETRC_PASSWORD"))
     if s.dry_run:
         run.write_files = False
+    for env, value in (("PLUGIN_VERSION_FILE", s.version_file), ("PLUGIN_TAGS_FILE", s.tags_file)):
+        confine(ws, value, env, allow=s.allow_outside_workspace)
+    if not s.dry_run:
+        state_dir(ws, create=False)  # .tagship/version.env: never through a symlink out of the workspace
     _preflight(s, ws)
     releases, head, remote = _releases(s, run, ws)
     version, source = _choose(s, run, ws, releases, head, remote)
