@@ -151,7 +151,8 @@ def run_bump(s: Settings, run: Run) -> dict[str, Any]:
 
     previous = plan.previous_release(version, releases)
     current = s.current_version or (previous.version.text if previous else None)
-    edits = file_edits.plan_edits(ws, s.files, current, version.public) if s.files else []
+    edits = file_edits.plan_edits(ws, s.files, current, version.public, s.allow_outside_workspace) \
+        if s.files else []
     for edit in edits:
         log.info(f"{edit.shown}: {edit.note}")
 

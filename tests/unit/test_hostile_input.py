@@ -474,3 +474,14 @@ def test_a_mistyped_required_setting_gets_a_did_you_mean(plugin):
     assert code == 2
     line = lines_with(out, "PLUGIN_BUCKET: required")
     assert line and "PLUGIN_BUCKT is set: a typo?" in line[0], out
+
+
+def test_version_bump_files_honour_allow_outside_workspace(tmp_path):
+    from version_bump.files import plan_edits
+
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "VERSION").write_text("1.2.0\n")
+    with pytest.raises(PluginError, match="outside the workspace"):
+        plan_edits(tmp_path / "ws", ["../VERSION"], "1.2.0", "1.3.0")
+    edits = plan_edits(tmp_path / "ws", ["../VERSION"], "1.2.0", "1.3.0", allow_outside=True)
+    assert edits[0].new_text == "1.3.0\n"
