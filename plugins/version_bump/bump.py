@@ -116,11 +116,11 @@ def run_bump(s: Settings, run: Run) -> dict[str, Any]:
     run.secret(os.environ.get("DRONE_NETRC_PASSWORD"))
     if s.dry_run:
         run.write_files = False
+    _preflight(s, ws)
     for env, value in (("PLUGIN_VERSION_FILE", s.version_file), ("PLUGIN_TAGS_FILE", s.tags_file)):
         confine(ws, value, env, allow=s.allow_outside_workspace)
     if not s.dry_run:
         state_dir(ws, create=False)  # .tagship/version.env: never through a symlink out of the workspace
-    _preflight(s, ws)
     releases, head, remote = _releases(s, run, ws)
     version, source = _choose(s, run, ws, releases, head, remote)
     log.info(f"version {version.text} (from {source})")
