@@ -199,8 +199,8 @@ class PluginSettings(BaseSettings):
 
     dry_run: bool = setting(False, help="Print the full plan and change nothing remote.")
     debug: bool = setting(False, help="More detail in the log (still masked), tracebacks on internal errors.")
-    deadline: Duration = setting("1h", help="Budget for the whole step: every wait (retries, rate limits, "
-                                 "subprocesses, polling) ends by then, and the step fails (exit 1).", gt=0)
+    deadline: Duration = setting("1h", help="Budget for the whole step: retries, rate-limit waits and "
+                                 "subprocesses end by then, and the step fails (exit 1).", gt=0)
     allow_outside_workspace: bool = setting(False, help="Allow file settings to name paths outside the "
                                             "workspace (after following symlinks); by default that is exit 2.")
 
