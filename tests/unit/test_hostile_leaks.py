@@ -217,6 +217,7 @@ def test_a_tagship_symlink_out_of_the_workspace_is_refused(plugin, tmp_path):
     code, out = plugin(version_bump, PLUGIN_VERSION="1.2.3", PLUGIN_FETCH_TAGS="false",
                        PLUGIN_REQUIRE_INCREASE="off")
     assert code == 1 and "Traceback" not in out, out
+    assert ".tagship is a symlink or not a directory" in out
     assert not list(outside.iterdir())
 
 
