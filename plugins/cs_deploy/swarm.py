@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from tagship import log
 from tagship.errors import PluginError, SettingsError
+from tagship.paths import private_dir, write_private
 from tagship.results import read_result
 
 from . import converge
@@ -33,18 +33,22 @@ class SwarmBackend:
     def __init__(self, settings: Any, run: Any):
         self.s, self.run = settings, run
         self._tmp: str | None = None
-        self.client = self._connect()
-        self.api = self.client.api
         try:
-            info = self.api.info()
-        except Exception as exc:  # docker.errors.DockerException, requests errors
-            raise PluginError(f"cannot reach the Docker engine at {self._where()}: {exc}",
-                              hint="check PLUGIN_DOCKER_HOST and the TLS settings") from None
-        swarm = info.get("Swarm") or {}
-        if swarm.get("LocalNodeState") != "active" or not swarm.get("ControlAvailable"):
-            raise PluginError(f"the engine at {self._where()} is not a swarm manager "
-                              f"(swarm state: {swarm.get('LocalNodeState') or 'unknown'})",
-                              hint="point PLUGIN_DOCKER_HOST at a manager node (docker swarm init/join)")
+            self.client = self._connect()
+            self.api = self.client.api
+            try:
+                info = self.api.info()
+            except Exception as exc:  # docker.errors.DockerException, requests errors
+                raise PluginError(f"cannot reach the Docker engine at {self._where()}: {exc}",
+                                  hint="check PLUGIN_DOCKER_HOST and the TLS settings") from None
+            swarm = info.get("Swarm") or {}
+            if swarm.get("LocalNodeState") != "active" or not swarm.get("ControlAvailable"):
+                raise PluginError(f"the engine at {self._where()} is not a swarm manager "
+                                  f"(swarm state: {swarm.get('LocalNodeState') or 'unknown'})",
+                                  hint="point PLUGIN_DOCKER_HOST at a manager node (docker swarm init/join)")
+        except BaseException:  # the TLS key files never outlive a failed connection
+            self._remove_tls()
+            raise
 
     # ------------------------------------------------------------------------------------ connection
 
@@ -56,13 +60,13 @@ class SwarmBackend:
         if "-----BEGIN" not in text and Path(text).is_file():
             return text
         if self._tmp is None:
-            self._tmp = tempfile.mkdtemp(prefix="cs-deploy-tls-")
-            os.chmod(self._tmp, 0o700)
-        path = os.path.join(self._tmp, name)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        return path
+            self._tmp = str(private_dir("cs-deploy-tls-"))
+        return str(write_private(self._tmp, name, text))
+
+    def _remove_tls(self) -> None:
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
 
     def _connect(self) -> Any:
         import docker
@@ -86,8 +90,7 @@ class SwarmBackend:
         try:
             self.client.close()
         finally:
-            if self._tmp:
-                shutil.rmtree(self._tmp, ignore_errors=True)
+            self._remove_tls()
 
     def _auth(self, image: str) -> dict[str, str] | None:
         import docker

@@ -20,6 +20,7 @@ from typing import Any
 import oss2
 
 from tagship import log
+from tagship.paths import state_dir
 
 from .plan import LocalFile
 from .remote import Remote
@@ -71,7 +72,7 @@ class Job:
 
 def checkpoint_path(workspace: Path, bucket: str, key: str) -> Path:
     name = hashlib.sha1(f"{bucket}\n{key}".encode()).hexdigest()
-    return workspace / CHECKPOINT_DIR / f"{name}.json"
+    return state_dir(workspace, create=False) / CHECKPOINT_DIR.name / f"{name}.json"
 
 
 def _load(remote: Remote, path: Path, f: LocalFile, part_size: int) -> dict | None:

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from tagship import log
 from tagship.errors import PluginError, SettingsError
+from tagship.paths import confine
 from tagship.retry import RetryStats
 
 from . import local, multipart, plan
@@ -22,8 +23,7 @@ CRC_HINT = ("Aliyun OSS sends it: check for a proxy between you and the endpoint
 
 
 def _source(settings: Settings, workspace: Path) -> Path:
-    root = (workspace / settings.source).resolve() if not Path(settings.source).is_absolute() \
-        else Path(settings.source)
+    root = confine(workspace, settings.source, "PLUGIN_SOURCE", allow=settings.allow_outside_workspace).resolve()
     if not root.is_dir():
         raise SettingsError(f"PLUGIN_SOURCE: {settings.source!r} is not a directory (under {workspace})")
     return root
