@@ -57,7 +57,6 @@ def prepare(settings: Any, run: Any, environ: dict[str, str] | None = None) -> D
     path = confine(run.workspace, settings.compose_file, "PLUGIN_COMPOSE_FILE", allow=settings.allow_outside_workspace)
     raw = render.load(path)
     compose, text = render.render(raw, variables)
-    swarm_env.resolve(compose, variables, path.parent)   # env_file and bare KEYs, as docker's loader does
     for svc in compose["services"].values():      # a literal secret in the file is still not for the log
         for key, value in plan_mod.env_map((svc or {}).get("environment")).items():
             if looks_secret(key) and len(value) >= 4:
@@ -65,6 +64,11 @@ def prepare(settings: Any, run: Any, environ: dict[str, str] | None = None) -> D
     log.info(f"rendered {settings.compose_file} (secrets masked):")
     for line in _shown_compose(compose).rstrip().splitlines():
         log.info(f"  | {line}")
+    swarm_env.resolve(compose, variables, path.parent)   # env_file and bare KEYs, as docker's loader does
+    for svc in compose["services"].values():      # values from env_file: secrets by name, as above
+        for key, value in ((svc or {}).get("environment") or {}).items():
+            if looks_secret(key) and len(value) >= 4:
+                run.secret(value)
 
     if settings.lint != "off":
         findings = lint_mod.lint(raw, compose, settings.production)
