@@ -16,7 +16,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import uuid
 from importlib.metadata import version
 from pathlib import Path
 

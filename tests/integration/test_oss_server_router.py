@@ -90,3 +90,10 @@ def test_every_sub_resource_and_method_changes_nothing_stored(tmp_path):
 ])
 def test_route_table(method, key, query, op):
     assert router.route(Request(method, "b", key, query, {}, lambda: iter(()), "")) == op
+
+
+def test_the_fidelity_table_in_the_docs_names_every_operation():
+    from pathlib import Path
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "oss-server.md").read_text()
+    table = doc[doc.index("## Operations: the fidelity table"):doc.index("## oss2's own test suite")]
+    assert [op for op in router.OPERATIONS if op not in table] == []
