@@ -12,6 +12,14 @@ RUN /opt/tagship/bin/pip install -q --no-index --no-deps /tmp/tagship/tagship-*.
  && find /opt/tagship -name '__pycache__' -prune -exec rm -rf {} + \
  && /opt/tagship/bin/python -c "import registry_push.__main__"
 
+# Debian's docker CLI (20.10, from the docker.io package): it builds with BuildKit (--secret, --ssh, cache
+# mounts) without buildx. Only the CLI binary is taken from the package, not the engine.
+FROM ${TAGSHIP_BASE} AS cli
+RUN apt-get update -qq \
+ && cd /tmp && apt-get download -qq docker.io >/dev/null \
+ && dpkg-deb --fsys-tarfile docker.io_*.deb | tar -x ./usr/bin/docker \
+ && /tmp/usr/bin/docker --version
+
 FROM ${TAGSHIP_BASE}
 # Runs as root: it talks to the Docker engine through the socket the step mounts
 # (/var/run/docker.sock), which is root-equivalent anyway; a non-root user would need the host's docker gid.
@@ -23,6 +31,11 @@ RUN printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*
  && apt-get install -y -qq --no-install-recommends git >/dev/null \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* \
  && git config --system --add safe.directory "*"
+# ssh-agent and ssh-add for ssh_agent_key (BuildKit's --ssh default)
+RUN apt-get update -qq \
+ && apt-get install -y -qq --no-install-recommends openssh-client >/dev/null \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*
+COPY --from=cli /tmp/usr/bin/docker /usr/bin/docker
 COPY --from=build /opt/tagship /opt/tagship
 
 # labels last: their values change on every build and must not invalidate the layers above

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import io
 import json
+import posixpath
 import re
 import tarfile
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
+from tagship.errors import PluginError
+
+from .leaks import Tee, encode, in_text, open_layer
 from .plan import looks_secret
 
 SEED_ROOT = "home/worker/main"
@@ -43,6 +47,7 @@ class Facts:
     history: list[str] = field(default_factory=list)
     layers: list[dict[str, Any]] = field(default_factory=list)  # per layer: files, whiteouts, secrets, keys
     dockerfile: str = ""
+    leaks: list[str] = field(default_factory=list)   # where a build secret / a line of the SSH key was found
 
 
 def dockerfile_fetches(text: str) -> list[tuple[int, str]]:
@@ -55,7 +60,8 @@ def dockerfile_fetches(text: str) -> list[tuple[int, str]]:
             logical = logical.rstrip()[:-1] + " " + lines[i]
         i += 1
         stripped = logical.strip()
-        if stripped.upper().startswith("RUN") and FETCH.search(stripped):
+        # a RUN --mount=type=ssh step is how a private dependency is fetched with no key in the image
+        if stripped.upper().startswith("RUN") and FETCH.search(stripped) and "--mount=type=ssh" not in stripped:
             out.append((start, " ".join(stripped.split())[:100]))
     return out
 
@@ -73,7 +79,9 @@ def final_files(layers: list[dict[str, Any]]) -> set[str]:
 
 
 def check(facts: Facts, layout: str = "none") -> list[Finding]:
-    out: list[Finding] = []
+    out: list[Finding] = [Finding("build-secret", f"{where} holds a build secret or a line of the SSH key "
+                                                  "(use RUN --mount=type=secret without copying it out)")
+                          for where in facts.leaks]
     user = (facts.user or "").strip()
     if user in ("", "root", "0") or user.split(":")[0] in ("root", "0"):
         out.append(Finding("non-root", f"the image runs as {user or 'root (no USER)'}; add a USER (the seed "
@@ -100,7 +108,7 @@ def check(facts: Facts, layout: str = "none") -> list[Finding]:
         if value and ((looks_secret(name) and not name.startswith("org.opencontainers.")) or ACCESS_KEY.search(value)):
             out.append(Finding("secret-value", f"LABEL {name} holds a secret-looking value"))
     for step in facts.history:
-        args = re.match(r"^\|\d+ (.*?) (/bin/sh -c|\[)", step or "")
+        args = re.match(r"^(?:RUN )?\|\d+ (.*?) (/bin/sh -c|\[)", step or "")   # classic | BuildKit
         names = [kv.split("=", 1)[0] for kv in (args.group(1).split() if args else []) if "=" in kv]
         leaked = [n for n in names if looks_secret(n)]
         if leaked or ACCESS_KEY.search(step or ""):
@@ -139,9 +147,12 @@ class _ChunkReader(io.RawIOBase):
         return n
 
 
-def scan_layer(fileobj: Any) -> dict[str, Any]:
+def scan_layer(fileobj: Any, needles: list[bytes] | None = None) -> dict[str, Any]:
+    """One layer's files, whiteouts, key files and AccessKeys; with ``needles``, also which of them occur
+    anywhere in the layer's bytes (``found``)."""
     files, whiteouts, opaque, keys, secrets = [], [], [], [], []
-    with tarfile.open(fileobj=fileobj, mode="r|") as layer:
+    tee = Tee(fileobj, needles or [])
+    with tarfile.open(fileobj=io.BufferedReader(tee, 1 << 20), mode="r|") as layer:
         for m in layer:
             path = m.name.lstrip("./").rstrip("/")
             base = path.rsplit("/", 1)[-1]
@@ -168,21 +179,87 @@ def scan_layer(fileobj: Any) -> dict[str, Any]:
                     keys.append(path)
                 elif ACCESS_KEY.search(content.decode("latin-1")):
                     secrets.append((path, "an AccessKey-like string"))
-    return {"files": files, "whiteouts": whiteouts, "opaque": opaque, "keys": keys, "secrets": secrets}
+        while tee.read(1 << 20):
+            pass   # the end-of-archive blocks and padding too: every byte is searched
+    return {"files": files, "whiteouts": whiteouts, "opaque": opaque, "keys": keys, "secrets": secrets,
+            "found": sorted(tee.found)}
 
 
-def gather(client: Any, image: str, dockerfile_text: str) -> Facts:
+def gather(client: Any, image: str, dockerfile_text: str, needles: Sequence[str] = ()) -> Facts:
+    """Facts from the engine: config, history, and every layer of ``docker save`` (legacy or OCI layout,
+    recognised by content). Raises PluginError when a layer the manifest names could not be read."""
     info = client.inspect_image(image)
     cfg = info.get("Config") or {}
-    history = [h.get("CreatedBy", "") for h in client.history(image)][::-1]
-    by_dir: dict[str, dict[str, Any]] = {}
+    raw_history = client.history(image)
+    history = [h.get("CreatedBy", "") for h in raw_history][::-1]
+    wanted = list(needles)
+    encoded = encode(wanted)
+    by_name: dict[str, dict[str, Any]] = {}
+    links: dict[str, str] = {}
     order: list[str] = []
     with tarfile.open(fileobj=io.BufferedReader(_ChunkReader(client.get_image(image)), 1 << 20), mode="r|") as tar:
         for m in tar:
-            if m.isfile() and m.name.endswith("layer.tar"):
-                by_dir[m.name] = scan_layer(tar.extractfile(m))
-            elif m.name == "manifest.json":
-                order = json.loads(tar.extractfile(m).read())[0]["Layers"]
-    layers = [by_dir[p] for p in order if p in by_dir]
+            name = m.name.lstrip("./")
+            if m.issym() or m.islnk():   # the legacy layout links a repeated layer to its first copy
+                target = m.linkname if m.islnk() else posixpath.normpath(posixpath.join(posixpath.dirname(name),
+                                                                                        m.linkname))
+                links[name] = target.lstrip("./")
+                continue
+            if not m.isfile():
+                continue
+            fh = tar.extractfile(m)
+            if name == "manifest.json":
+                order = [p.lstrip("./") for p in json.loads(fh.read())[0]["Layers"]]
+                continue
+            layer = open_layer(fh)
+            if layer is not None:
+                by_name[name] = scan_layer(layer, encoded)
+    layers, leaks = [], []
+    for n, path in enumerate(order, 1):
+        scanned = by_name.get(path) or by_name.get(links.get(path, ""))
+        if scanned is None:
+            raise PluginError(f"image policy: docker save of {image[:19]} has layer {path}, which could not be "
+                              "read; refusing to pass the image unchecked")
+        layers.append(scanned)
+        leaks += [f"layer {n}"] * bool(scanned.get("found"))
+    if wanted:
+        texts = {"history": [json.dumps(raw_history)], "labels": [json.dumps(cfg.get("Labels") or {})],
+                 "env": cfg.get("Env") or [], "config": [json.dumps(info)]}
+        for where, text in texts.items():
+            if in_text(text, wanted):
+                leaks.append(f"the image {where}")
     return Facts(user=cfg.get("User") or "", entrypoint=cfg.get("Entrypoint"), env=cfg.get("Env") or [],
-                 labels=cfg.get("Labels") or {}, history=history, layers=layers, dockerfile=dockerfile_text)
+                 labels=cfg.get("Labels") or {}, history=history, layers=layers, dockerfile=dockerfile_text,
+                 leaks=leaks)
+
+
+def check_policy(s: Any, client: Any, image_id: str, dockerfile_text: str, r: Any, result: dict,
+                 needles: Sequence[str] = ()) -> None:
+    """Gather and judge; log the findings; fail (nothing pushed yet) under ``enforce`` — and always when a
+    build secret or a line of the SSH key is in the image, whatever ``policy`` says."""
+    from tagship import log
+
+    if s.policy == "off" and not needles:
+        return
+    facts = gather(client, image_id, dockerfile_text, needles)
+    findings = check(facts, s.layout)
+    if s.policy == "off":
+        findings = [f for f in findings if f.rule == "build-secret"]
+    result["layers"] = len(facts.layers)
+    result["policy"] = [{"rule": f.rule, "message": f.message} for f in findings]
+    if needles:
+        result["secrets_checked"] = len(needles)
+    r.summary.append(("layers", len(facts.layers)))
+    r.summary.append(("policy", f"{len(findings)} finding(s)" if findings else "clean"))
+    leaked = [f for f in findings if f.rule == "build-secret"]
+    for f in findings:
+        (log.error if s.policy == "enforce" or f in leaked else log.warn)(f"policy {f.rule}: {f.message}")
+    if leaked:
+        raise PluginError(f"a build secret is in the image ({leaked[0].message.split(' holds')[0]}); nothing "
+                          "was pushed", hint="read secrets only inside RUN --mount=type=secret and never write "
+                                             "them to the file system of a layer")
+    if findings and s.policy == "enforce":
+        raise PluginError(f"image policy: {len(findings)} finding(s) ({', '.join(sorted({f.rule for f in findings}))}); "
+                          "nothing was pushed", hint="fix the image, or set policy: warn while you do")
+    elif needles:
+        log.ok(f"build secrets: none of {len(needles)} value(s)/key line(s) is in any layer, history, label or env")

@@ -15,8 +15,9 @@ from tagship import log, mask, proc
 from tagship.errors import PluginError, SettingsError
 from tagship.retry import RetryPolicy, RetryStats
 
-from . import plan
+from . import buildrun, plan
 from .plan import Dest
+from .policy import check_policy
 from .settings import Settings
 
 BUILD_TAG = "tagship-build/{name}:latest"
@@ -129,6 +130,7 @@ def run(s: Settings, r: Any) -> dict[str, Any]:
         if defer_note:
             log.note(defer_note)
         args, labels = _build_inputs(s, r, tp.version, dests[0])
+        choice = buildrun.choose(s, client, _read(dockerfile) or "")
         refs = [d.ref(t) for d in dests for t in tags]
         log.table("registry-push plan", [
             ("targets", ", ".join(f"{d.image}{'' if d.required else ' (optional)'}" for d in dests)),
@@ -137,7 +139,9 @@ def run(s: Settings, r: Any) -> dict[str, Any]:
             *([("deferred", f"{', '.join(deferred)} (cs-deploy moves them after a healthy deploy)")]
               if deferred else []),
             ("build args", ", ".join(f"{k}={v}" for k, v in args.items()) or "-"),
-            ("dockerfile", f"{s.dockerfile} (context {s.context})"),
+            ("dockerfile", f"{s.dockerfile} (context {s.context}), {choice.builder}"
+                           f"{f', {len(choice.secrets)} secret(s)' if choice.secrets else ''}"
+                           f"{', ssh-agent' if s.ssh_agent_key else ''}"),
             ("policy", f"{s.policy}{' + seed layout' if s.layout == 'seed' else ''}"),
         ])
         r.summary += [("image", dests[0].image), ("tags", ", ".join(tags) or "-")]
@@ -150,24 +154,25 @@ def run(s: Settings, r: Any) -> dict[str, Any]:
         build_tag = BUILD_TAG.format(name=dests[0].path.replace("/", "_"))
         hosts = dict(h.split(":", 1) for h in s.add_host if ":" in h)
         previous = engine.image_id(client, build_tag)
-        image_id = engine.build(client, context=(ws / s.context).resolve(), dockerfile=dockerfile, tag=build_tag,
-                                buildargs=args, labels=labels, target=s.target, cache_from=s.cache_from,
-                                pull=s.pull, nocache=s.no_cache, extra_hosts=hosts)
+        image_id = buildrun.build(choice, s, client, base_url, workspace=ws, context=(ws / s.context).resolve(),
+                                  dockerfile=dockerfile, tag=build_tag, args=args, labels=labels, hosts=hosts,
+                                  dests=push_to or dests, result=result)
         log.ok(f"built {image_id[:19]}")
         r.pending = "policy check and push (nothing pushed yet)"
         if s.purge and previous and previous != image_id:
             engine.purge(client, [previous], prune=True)   # the last build of this repo, now untagged
         result["image_id"] = image_id
         scan = None
-        if s.policy == "warn" and push_to:
+        if s.policy == "warn" and push_to and not choice.needles:
             # warnings do not hold the push back, so the scan (a docker save of every layer) runs beside it
             from concurrent.futures import ThreadPoolExecutor
 
             pool = ThreadPoolExecutor(1, thread_name_prefix="policy")
-            scan = pool.submit(_check_policy, s, engine.api_client(base_url), image_id, dockerfile, r, result)
+            scan = pool.submit(check_policy, s, engine.api_client(base_url), image_id, _read(dockerfile) or "",
+                               r, result)
             pool.shutdown(wait=False)
-        else:
-            _check_policy(s, client, image_id, dockerfile, r, result)
+        else:   # build secrets: the proof holds the push back whatever `policy` says
+            check_policy(s, client, image_id, _read(dockerfile) or "", r, result, choice.needles)
         if not push_to:
             why = "dry run" if s.dry_run else tp.notes[0] if tp.notes else "not a release"
             log.note(f"not pushing ({why}); would push: {', '.join(refs)}")
@@ -243,8 +248,8 @@ def _build_inputs(s: Settings, r: Any, version: str | None, first: Dest) -> tupl
                                              version=version, module=s.module)
     for name in secret_args:
         r.secret(args[name])
-        log.warn(f"build arg {name} looks secret: it is masked here, but the classic builder records build "
-                 "args in the image history; use a build secret or pass it at run time instead")
+        log.warn(f"build arg {name} looks secret: it is masked here, but both builders record build args "
+                 "in the image history; use a build secret (secrets:) or pass it at run time instead")
     for value in plan.proxy_secrets(args):
         r.secret(value)
     labels: dict[str, str] = {}
@@ -254,24 +259,6 @@ def _build_inputs(s: Settings, r: Any, version: str | None, first: Dest) -> tupl
                                  title=first.path.rsplit("/", 1)[-1])
     labels.update(s.labels)
     return args, labels
-
-
-def _check_policy(s: Settings, client: Any, image_id: str, dockerfile: Path, r: Any, result: dict) -> None:
-    if s.policy == "off":
-        return
-    from .policy import check, gather
-
-    facts = gather(client, image_id, _read(dockerfile) or "")
-    findings = check(facts, s.layout)
-    result["layers"] = len(facts.layers)
-    result["policy"] = [{"rule": f.rule, "message": f.message} for f in findings]
-    r.summary.append(("layers", len(facts.layers)))
-    r.summary.append(("policy", f"{len(findings)} finding(s)" if findings else "clean"))
-    for f in findings:
-        (log.error if s.policy == "enforce" else log.warn)(f"policy {f.rule}: {f.message}")
-    if findings and s.policy == "enforce":
-        raise PluginError(f"image policy: {len(findings)} finding(s) ({', '.join(sorted({f.rule for f in findings}))}); "
-                          "nothing was pushed", hint="fix the image, or set policy: warn while you do")
 
 
 def _push(s: Settings, client: Any, base_url: str | None, dests: list[Dest], tags: list[str], moving: set[str],

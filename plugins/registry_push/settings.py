@@ -120,6 +120,26 @@ class Settings(PluginSettings):
                          aliases=["PLUGIN_PULL_IMAGE"])
     no_cache: bool = setting(False, help="Build without the layer cache.")
     add_host: StrList = setting([], help="Extra /etc/hosts entries for the build (host:ip).")
+    builder: Literal["auto", "buildkit", "classic"] = setting(
+        "auto", help="auto: BuildKit when the engine and a docker CLI support it (else classic, with a notice); "
+        "buildkit: fail when they do not; classic: the legacy builder through the engine API.")
+    docker_cli: str = setting("", help="The docker CLI used for BuildKit builds (default: the first of docker "
+                              "on PATH, /usr/bin/docker, /usr/local/bin/docker whose `DOCKER_BUILDKIT=1 docker "
+                              "build --help` lists --secret and --ssh).")
+    secrets: StrList = setting([], help="BuildKit build secrets for RUN --mount=type=secret: `id=NAME,env=VAR` "
+                               "(the value of an env var, e.g. set from_secret) or `id=NAME,src=FILE` (a file in "
+                               "the workspace). Proven to be in no layer, history, label or env.",
+                               aliases=["PLUGIN_SECRET"])
+    secrets_from_env: StrList = setting([], help="drone-docker's form: `id=VAR` items (a build secret from an "
+                                        "env var).")
+    secrets_from_file: StrList = setting([], help="drone-docker's form: `id=FILE` items (a build secret from a "
+                                         "workspace file).")
+    ssh_agent_key: SecretStr | None = setting(None, help="A private key (from a secret) loaded into a short-lived "
+                                              "ssh-agent for RUN --mount=type=ssh (BuildKit's --ssh default); "
+                                              "no line of it may end up in the image.")
+    platform: str = setting("", help="BuildKit: the target platform (e.g. linux/amd64).")
+    build_network: str = setting("", help="BuildKit: the network of RUN steps (default, host, none).")
+    build_timeout: Duration = setting("1h", help="BuildKit: how long the build may take.")
     # --- engine
     daemon: Literal["host", "dind"] = setting("host", help="host: DOCKER_HOST or the mounted socket; dind: "
                                               "start dockerd in this container (needs privileged: true).")
@@ -154,6 +174,13 @@ class Settings(PluginSettings):
             raise ValueError("PLUGIN_REGION: required with registry: aliyun (e.g. cn-hangzhou)")
         if self.access_key_id and not (self.access_key_secret and self.region):
             raise ValueError("PLUGIN_ACCESS_KEY_SECRET: an AccessKey needs access_key_secret and region too")
+        if self.builder == "classic" and (self.secrets or self.secrets_from_env or self.secrets_from_file
+                                          or self.ssh_agent_key):
+            raise ValueError("PLUGIN_BUILDER: classic cannot pass build secrets or ssh_agent_key "
+                             "(use builder: auto or buildkit)")
+        from .buildplan import parse_secrets
+
+        parse_secrets(self.secrets, self.secrets_from_env, self.secrets_from_file)
         for i, t in enumerate(self.registries):
             if not (t.repo or self.repo or self.project):
                 raise ValueError(f"PLUGIN_REGISTRIES: entry {i} has no repo and there is no main repo")

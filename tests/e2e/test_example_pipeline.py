@@ -175,6 +175,7 @@ def test_tag_pipeline_deploys_the_new_version_and_publishes_static_files(release
 
     # latest (and 1, 1.0) moved to 1.0.0 only after its healthy deploy (defer_floating), by cs-deploy
     digest = pushed["digest"]
+    assert pushed["builder"] == "buildkit"     # the plugin image's own CLI, through the mounted socket
     assert pushed["tags"] == ["1.0.0"] and sorted(pushed["deferred"]["tags"]) == ["1", "1.0", "latest"]
     deployed = json.loads((repo / ".tagship" / "cs-deploy.json").read_text())
     assert len(deployed["promoted"]) == 3

@@ -64,6 +64,17 @@ def test_writers_run_as_the_workspace_owner(images, tmp_path, owner, expected):
     assert f"{st.st_uid}:{st.st_gid}" == expected
 
 
+def test_registry_push_ships_a_buildkit_cli_and_ssh_agent(images):
+    """The image's docker CLI passes the plugin's own BuildKit probe (Debian's 20.10 CLI, not the engine), and
+    ssh-agent/ssh-add are there for ssh_agent_key."""
+    proc = subprocess.run(["docker", "run", "--rm", "--entrypoint", "sh", "tagship/registry-push", "-c",
+                           "/opt/tagship/bin/python -c 'from registry_push.buildkit import find_cli; "
+                           "print(find_cli())' && command -v ssh-agent && command -v ssh-add && ! command -v dockerd"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.split() == ["/usr/bin/docker", "/usr/bin/ssh-agent", "/usr/bin/ssh-add"]
+
+
 LIST = r"""
 import importlib.metadata as md, importlib.util, json
 dist = md.distribution("tagship")

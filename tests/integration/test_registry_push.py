@@ -32,6 +32,16 @@ TB: dict[str, str] = {}
 REG_A = REG_B = USER = PW_A = PW_B = BUSYBOX = ""
 
 
+BUILDER = {"name": ""}   # every test here runs under both builders (PLUGIN_BUILDER), set by _builder
+
+
+@pytest.fixture(autouse=True, params=["buildkit", "classic"])
+def _builder(request):
+    BUILDER["name"] = request.param
+    yield request.param
+    BUILDER["name"] = ""
+
+
 @pytest.fixture(autouse=True)
 def _bed(testbed, busybox_image):
     global REG_A, REG_B, USER, PW_A, PW_B, BUSYBOX
@@ -75,6 +85,8 @@ def _workspace(tmp_path: Path, dockerfile: str | None = None, files: dict[str, s
 def run_plugin(ws: Path, **settings: object) -> tuple[int, str, dict]:
     env = {"PATH": os.environ["PATH"], "HOME": str(ws), "DRONE_WORKSPACE": str(ws), "DRONE": "true",
            "PLUGIN_CA_CERT": TB["TAGSHIP_REGISTRY_CA"]}
+    if BUILDER["name"]:
+        env["PLUGIN_BUILDER"] = BUILDER["name"]
     for key, value in settings.items():
         if isinstance(value, (list, dict)) and key.lower() in ("registries", "build_args", "labels"):
             value = json.dumps(value)
@@ -152,6 +164,7 @@ def test_build_once_push_tags_to_both_registries_and_repush_pushes_no_layer(tmp_
     assert again["layers_existing"] == res["layers_pushed"] + res["layers_existing"]
 
 
+@pytest.mark.parametrize("_builder", ["buildkit"], indirect=True)   # a push test: one builder is enough
 def test_registry_failing_a_fifth_of_blob_uploads_still_gets_the_image(tmp_path, cleanup_images):
     tls = Path(TB["TAGSHIP_TESTBED_DIR"]) / "tls"
     proxy = FaultProxy(REG_A, ca=str(tls / "ca.crt"), cert=str(tls / "server.crt"), key=str(tls / "server.key"),
