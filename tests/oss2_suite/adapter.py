@@ -6,6 +6,8 @@ It changes no test body, only the housekeeping around them:
 - randomness: each test is seeded from its node id, so thread counts, keys and bucket names repeat run to run.
 - KMS: setUp builds a ``CryptoBucket`` on Aliyun KMS (a network service); here the same client-side encryption
   runs with a local RSA key pair (``RsaProvider``), so the resumable upload/download tests stay offline.
+- logging: tests/common.py turns on DEBUG logging for everything; oss2's per-request debug lines cost more CPU
+  than the server does, so after collection the root logger is set back to WARNING.
 - live channels: every tearDown lists the bucket's RTMP live channels (``GET /bucket?live``), which the server
   does not implement (501, never a listing); here that listing is empty, as it is for a bucket without any.
 """
@@ -55,7 +57,9 @@ def out_of_scope(path) -> dict[str, str]:
 
 
 def pytest_collection_modifyitems(config, items):
+    import logging
     import os
+    logging.getLogger().setLevel(logging.WARNING)
     skip = out_of_scope(os.path.join(os.path.dirname(__file__), "out_of_scope.txt"))
     unknown = set(skip) - {i.nodeid for i in items}
     if unknown and not config.option.keyword and not config.option.markexpr:
