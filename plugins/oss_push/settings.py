@@ -96,6 +96,13 @@ class Settings(PluginSettings):
     verify: bool = setting(True, help="Re-list dest after uploading and check sizes and ETags; an answer without "
                                       "the CRC-64 header (x-oss-hash-crc64ecma) is then an error (false: a warning, "
                                       "and Content-MD5 is the only check).")
+    abort_stale_uploads: bool = setting(True, help="After a publish that changed dest, abort multipart uploads under "
+                                                   "dest that no checkpoint in this workspace can resume, that were "
+                                                   "not active since this run started and are idle for "
+                                                   "stale_upload_age (a killed run's parts are billed forever).")
+    stale_upload_age: Duration = setting("1h", help="How long a multipart upload under dest must have been idle "
+                                                    "before abort_stale_uploads aborts it (0 = any idle since "
+                                                    "before this run started).", ge=0)
     cdn_refresh: Literal["off", "files", "directory"] = setting(
         "off", help="After publishing, refresh Aliyun CDN caches: the changed files' URLs, or dest as a directory.")
     cdn_url: BaseUrl | None = setting(None, help="CDN base URL that maps to the bucket root, e.g. "
