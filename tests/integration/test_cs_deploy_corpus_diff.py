@@ -1,4 +1,4 @@
-"""Differential test on the real swarm: for every corpus file (/work/shared/corpus/compose, or
+"""Differential test on the real swarm: for every corpus file (../shared/corpus/compose beside the checkout, or
 $TAGSHIP_CORPUS_DIR) that ``docker stack config`` (the docker CLI first on PATH, 28.x) accepts, deploy it with
 ``docker stack deploy`` and with cs-deploy under two stack names and compare what lands on the swarm:
 services (their whole spec), networks, configs and secrets. A file docker refuses must be exit 2 from
@@ -38,7 +38,7 @@ import pytest
 pytestmark = pytest.mark.engine
 
 BIN = Path(sys.executable).parent / "cs-deploy"
-CORPUS = Path(os.environ.get("TAGSHIP_CORPUS_DIR") or "/work/shared/corpus/compose")
+CORPUS = Path(os.environ.get("TAGSHIP_CORPUS_DIR") or Path(__file__).resolve().parents[3] / "shared/corpus/compose")
 FILES = sorted(CORPUS.glob("*.y*ml"))
 KINDS = ("networks", "volumes", "configs", "secrets")
 NS = "com.docker.stack.namespace"

@@ -1,4 +1,4 @@
-"""Every compose file of the corpus (103 real files from public projects, /work/shared/corpus/compose or
+"""Every compose file of the corpus (103 real files from public projects, ../shared/corpus/compose beside the checkout, or
 $TAGSHIP_CORPUS_DIR) goes through cs-deploy's pure path — load, substitute, schema, env, names, ServiceSpec —
 and ends either in specs or in a clear settings error (exit 2), never in an internal error (exit 1 traceback).
 
@@ -14,7 +14,7 @@ import pytest
 from cs_deploy import compose_schema, plan, render, swarm_env, swarm_objects, swarm_spec
 from tagship.errors import SettingsError
 
-CORPUS = Path(os.environ.get("TAGSHIP_CORPUS_DIR") or "/work/shared/corpus/compose")
+CORPUS = Path(os.environ.get("TAGSHIP_CORPUS_DIR") or Path(__file__).resolve().parents[3] / "shared/corpus/compose")
 FILES = sorted(CORPUS.glob("*.y*ml"))
 
 
