@@ -16,10 +16,12 @@ NAMESPACE = "com.docker.stack.namespace"
 
 
 def _bind_source(src: str, base: Path) -> str:
+    """docker/cli loader resolveVolumePaths: ``~`` becomes the home, an absolute source stays exactly as written
+    (``/var/lib/docker/`` keeps its slash), a relative one is joined to the file's folder and cleaned (lexically:
+    filepath.Join, no symlinks followed)."""
     if src.startswith("~"):
         src = os.path.expanduser(src)
-    path = Path(src)
-    return str(path if path.is_absolute() else (base / path).resolve())
+    return src if src.startswith("/") else os.path.abspath(os.path.join(base, src))
 
 
 def _short_volume(text: str) -> dict[str, Any]:

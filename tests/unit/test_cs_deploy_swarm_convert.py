@@ -43,6 +43,16 @@ def test_mounts_use_the_names_and_resolve_relative_binds(tmp_path):
         swarm_convert.mounts(["nope:/x"], "shop", objs, tmp_path)
 
 
+def test_bind_sources_as_docker_writes_them(tmp_path, monkeypatch):
+    # docker stack config: an absolute source verbatim (trailing slash, //, /./ kept), a relative one joined and
+    # cleaned, ~ replaced by $HOME without cleaning
+    monkeypatch.setenv("HOME", "/tmp/h")
+    got = [m["Source"] for m in swarm_convert.mounts(
+        ["/var/lib/docker/:/d:ro", "/a//b/./c/:/e", "./x/../y/:/f", "~/a//b/:/g",
+         {"type": "bind", "source": "/q//r/", "target": "/h"}], "shop", {}, tmp_path)]
+    assert got == ["/var/lib/docker/", "/a//b/./c/", str(tmp_path / "y"), "/tmp/h/a//b/", "/q//r/"]
+
+
 def test_undeclared_network_is_named_and_host_gets_no_alias():
     objs = swarm_objects.table(COMPOSE, "shop")
     nets = swarm_convert.networks("app", COMPOSE["services"]["app"], objs["networks"])
