@@ -20,6 +20,14 @@ both as unset). Images are not resolved on either side (``--resolve-image never`
 corpus' public registries here and keeps the tag, ``allow_floating``), so no image is pulled. cs-deploy runs
 with ``rollback: off`` and a 1 s timeout: its wait fails (the corpus images do not exist here) and the
 spec stays for the comparison. Cost: about two minutes on the test bed.
+
+Same inputs for both sides (the corpus has no env files and no variable values, which would hide most files
+behind "refused by both"): every ``env_file`` a file names that is missing is created empty in each staged
+copy, and every variable the file needs (``$NAME``/``${NAME}``/``${NAME?…}`` anywhere in its text; one used
+only with a default or ``+`` keeps its own behaviour) gets one deterministic value — in docker's process
+environment and in cs-deploy's PLUGIN_ENVIRONMENT alike. Values by name (:func:`corpus_value`): ports and
+counts ``8080``/``1``, ``*TAG*``/``*VERSION*`` ``1.0``, durations ``10s``, paths ``/srv/corpus``, else the
+word ``corpus``.
 """
 
 from __future__ import annotations
@@ -44,6 +52,35 @@ KINDS = ("networks", "volumes", "configs", "secrets")
 NS = "com.docker.stack.namespace"
 
 
+# docker CLI's own settings: a file naming one must not redirect the CLI
+_CLI_VARS = {"DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "DOCKER_TLS", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH",
+             "DOCKER_API_VERSION", "DOCKER_DEFAULT_PLATFORM", "DOCKER_STACK_ORCHESTRATOR", "DOCKER_CLI_HINTS"}
+_REF = re.compile(r"\$(?:\$|(?P<named>[_a-zA-Z][_a-zA-Z0-9]*)|\{(?P<braced>[_a-zA-Z][_a-zA-Z0-9]*)(?P<op>:?[-?+])?)")
+
+
+def corpus_value(name: str) -> str:
+    """A deterministic value valid where a variable of that name is usually used (see the module docstring)."""
+    upper = name.upper()
+    if re.search(r"PORT|BIND", upper):
+        return "8080"
+    if re.search(r"REPLICAS|RETRIES|CONCURRENCY|_MS$|_SIZE$|_DAYS$|COUNT", upper):
+        return "1"
+    if re.search(r"TAG|VERSION|_VER$", upper):
+        return "1.0"
+    if re.search(r"INTERVAL|TIMEOUT|PERIOD", upper):
+        return "10s"
+    if re.search(r"PATH|DIR|FOLDER|_FILE$|^CONFIG$", upper):
+        return "/srv/corpus"
+    return "corpus"
+
+
+def corpus_variables(text: str, base: dict[str, str]) -> dict[str, str]:
+    """Every variable ``text`` needs (a use without a default), with its value (``base``'s where it has one)."""
+    names = {m["named"] or m["braced"] for m in _REF.finditer(text)
+             if (m["named"] or m["braced"]) and (m["op"] or "?").lstrip(":") == "?"}
+    return {n: base.get(n, corpus_value(n)) for n in sorted(names) if n in base or n not in _CLI_VARS}
+
+
 def _env(home: Path) -> dict[str, str]:
     env = {"PATH": os.environ["PATH"], "HOME": str(home)}
     if os.environ.get("DOCKER_HOST"):
@@ -51,8 +88,29 @@ def _env(home: Path) -> dict[str, str]:
     return env
 
 
-def stage(src: Path, folder: Path, side: str, uid: str) -> tuple[Path, dict[str, set[str]]]:
-    """A copy of ``src`` in ``folder`` with unique object names; returns it and the external names to create."""
+def _make_env_files(data: dict, folder: Path, variables: dict[str, str]) -> None:
+    """Create (empty) every relative ``env_file`` the services name that is not there."""
+    from cs_deploy.render import Unset, substitute
+
+    for svc in (data.get("services") or {}).values():
+        files = (svc or {}).get("env_file") if isinstance(svc, dict) else None
+        for entry in [files] if isinstance(files, str) else files if isinstance(files, list) else []:
+            raw = entry.get("path") if isinstance(entry, dict) else entry
+            if not isinstance(raw, str):
+                continue
+            try:
+                path = Path(substitute(raw, variables))
+            except Unset:
+                continue
+            if not path.is_absolute() and not (folder / path).exists():
+                (folder / path).parent.mkdir(parents=True, exist_ok=True)
+                (folder / path).write_text("")
+
+
+def stage(src: Path, folder: Path, side: str, uid: str,
+          variables: dict[str, str] | None = None) -> tuple[Path, dict[str, set[str]]]:
+    """A copy of ``src`` in ``folder`` with unique object names and its missing env files; returns it and the
+    external names to create."""
     import yaml
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -77,6 +135,7 @@ def stage(src: Path, folder: Path, side: str, uid: str) -> tuple[Path, dict[str,
                 changed = True
     out = folder / src.name
     out.write_text(yaml.safe_dump(data, sort_keys=False) if changed else text)
+    _make_env_files(data, folder, variables or {})
     return out, externals
 
 
@@ -199,21 +258,23 @@ def test_cs_deploy_puts_on_the_swarm_what_docker_stack_deploy_does(bed):
         folder = bed["dir"] / tag
         home = folder / "home"
         home.mkdir(parents=True)
-        a_file, externals = stage(src, folder / "a", "a", tag)
-        b_file, _ = stage(src, folder / "b", "b", tag)
-        config = subprocess.run(["docker", "stack", "config", "-c", str(a_file)], env=_env(home),
+        variables = corpus_variables(src.read_text(), _env(home))
+        docker_env = {**variables, **_env(home)}
+        a_file, externals = stage(src, folder / "a", "a", tag, variables)
+        b_file, _ = stage(src, folder / "b", "b", tag, variables)
+        config = subprocess.run(["docker", "stack", "config", "-c", str(a_file)], env=docker_env,
                                 capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
         stack_a, stack_b = f"i10da{tag}", f"i10db{tag}"
         bed["stacks"] += [stack_a, stack_b]       # removed at the end, whatever happens to this file
         cs_env = {**_env(home), "DRONE_WORKSPACE": str(b_file.parent), "PLUGIN_COMPOSE_FILE": b_file.name,
                   "PLUGIN_STACK": stack_b, "PLUGIN_ALLOW_FLOATING": "true", "PLUGIN_ROLLBACK": "off",
                   "PLUGIN_TIMEOUT": "1s", "PLUGIN_MONITOR": "0s", "PLUGIN_LINT": "off",
-                  "PLUGIN_POLL_INTERVAL": "0.5s"}
+                  "PLUGIN_POLL_INTERVAL": "0.5s", "PLUGIN_ENVIRONMENT": json.dumps(variables)}
         if config.returncode == 0:
             _create_externals(api, externals, bed["made"])
             for attempt in range(5):
                 ref = subprocess.run(["docker", "stack", "deploy", "-c", str(a_file), "--detach=true",
-                                      "--resolve-image", "never", stack_a], env=_env(home), capture_output=True,
+                                      "--resolve-image", "never", stack_a], env=docker_env, capture_output=True,
                                      text=True, timeout=120, stdin=subprocess.DEVNULL)
                 if not re.search(r"already in use by service 'i10d", ref.stderr):
                     break          # swarm is still releasing the previous file's ingress ports
