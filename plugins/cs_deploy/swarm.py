@@ -302,12 +302,13 @@ class SwarmBackend:
             return service, tasks
         return fetch
 
-    def _nodes(self) -> tuple[set[str], int]:
+    def _nodes(self) -> tuple[set[str], int, dict[str, str]]:
+        """Nodes not ready (their tasks do not count), ready+active nodes, and node ID → hostname."""
         nodes = self.api.nodes()
-        down = {n["ID"] for n in nodes if (n.get("Status") or {}).get("State") == "down"}
+        down = {n["ID"] for n in nodes if (n.get("Status") or {}).get("State") != "ready"}
         active = sum(1 for n in nodes if n["ID"] not in down
                      and (n.get("Spec") or {}).get("Availability", "active") == "active")
-        return down, active
+        return down, active, {n["ID"]: (n.get("Description") or {}).get("Hostname") or n["ID"][:12] for n in nodes}
 
     def wait(self, applied: Applied, deadline: float) -> Outcome:
         if not applied.touched:
