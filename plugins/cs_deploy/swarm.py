@@ -165,6 +165,10 @@ class SwarmBackend:
             if ignored:
                 log.note(f"{name}: swarm mode ignores {', '.join(ignored)}")
         self._pin(desired)
+        from .preflight import run as preflight
+
+        self.run.result["preflight"] = [f.message for f in preflight(
+            self.api, {n: w.image for n, w in desired.services.items()}, self._auth, self.s.preflight)]
         existing = self._existing(desired.stack)
         networks = {key: (str(cfg.get("name") or key) if (cfg or {}).get("external") else f"{desired.stack}_{key}")
                     for key, cfg in {"default": None, **(desired.compose.get("networks") or {})}.items()}
