@@ -208,6 +208,8 @@ def service_spec(stack: str, want: ServiceWant, networks: Mapping[str, str],
     placement = deploy.get("placement") or {}
     if placement.get("constraints"):
         task["Placement"] = {"Constraints": list(placement["constraints"])}
+    if placement.get("max_replicas_per_node"):
+        task.setdefault("Placement", {})["MaxReplicas"] = int(placement["max_replicas_per_node"])
     limits = (deploy.get("resources") or {}).get("limits") or {}
     if limits:
         task["Resources"] = {"Limits": {k: v for k, v in (
