@@ -19,6 +19,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TB="${TAGSHIP_TESTBED_DIR:-$ROOT/.testbed}"
 PACKAGES=(docker.io docker-registry skopeo busybox-static debootstrap apache2-utils openssl curl git
           ca-certificates xz-utils debian-archive-keyring iptables procps
+          golang-go
+          golang-github-drone-envsubst-dev
+          golang-gopkg-yaml.v2-dev
+          golang-github-ghodss-yaml-dev
           openssh-client openssh-server)
 REG_USER=tagship
 # Overridable for a second, separate bed on one machine (tests and measurements); defaults are the contract.

@@ -1,22 +1,24 @@
 """Reading a ``.drone.yml`` the way Drone does: substitution, the 1.x and 0.8 shapes, the settings encoder.
 
-Used by ``tagship lint`` and ``tagship exec``. The rules are drone-runner-docker's (research/version-and-drone.md
-B1-B3): ``settings:`` become ``PLUGIN_<KEY upper-cased>`` (``-`` and ``.`` kept), strings as they are, bools
-``true``/``false``, ints, floats as Go's ``%g`` (shortest), a list of scalars comma-joined, any other list or
-map as JSON (keys sorted, ``<>&`` escaped, as Go's ``json.Marshal``), ``nil`` skipped, ``{from_secret: name}``
-a secret. Drone 0.8 (``pipeline:`` map) puts plugin settings at step level and names secrets in ``secrets:``.
+Used by ``tagship lint`` and ``tagship exec``. Substitution is drone/envsubst v1.0.3 (``envsubst``), the YAML is
+typed as go-yaml v2 types it (``goyaml``), settings become ``PLUGIN_<KEY upper-cased as Go does>`` through
+drone-runner-docker's encoder (``encoder``), ``{from_secret: name}`` is a secret (runner-go's ``Parameter`` and
+``Variable``), ``environment:`` values keep their YAML text, a null setting is not set. Keys of Go structs and
+string-keyed maps are what go-yaml decodes into a Go string (``yes:`` is ``yes``). Drone 0.8 (``pipeline:``
+map) puts plugin settings at step level and names secrets in ``secrets:``.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import json
-import re
 from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import yaml
+
+from . import encoder as _encoder
+from . import goyaml, gostr
+from .envsubst import SubstitutionError, substitute, variables  # noqa: F401 (re-exported)
 
 # keys of a 0.8 step that are not plugin settings (drone/drone-yaml legacy converter)
 STEP_KEYS_08 = {"image", "commands", "command", "entrypoint", "environment", "secrets", "when", "volumes",
@@ -50,6 +52,9 @@ class Step:
     entrypoint: list[str] | None = None
     failure: str = ""
     legacy: bool = False  # a Drone 0.8 step
+    settings_text: dict[str, Any] = field(default_factory=dict)  # the same values read as Go strings
+    env_text: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)  # what go-yaml cannot decode (the file does not load)
 
     @property
     def is_plugin(self) -> bool:
@@ -64,174 +69,20 @@ class Pipeline:
     legacy: bool = False
 
 
-# ------------------------------------------------------------------------------------------- substitution
-_EXPR = re.compile(r"\$\$|\$\{([^}]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
-_NAME = re.compile(r"^#?([A-Za-z_][A-Za-z0-9_]*)(.*)$", re.S)
-
-
-def _strip(value: str, pattern: str, prefix: bool, longest: bool) -> str:
-    rx = re.compile(fnmatch.translate(pattern), re.S)
-    sizes = range(len(value), -1, -1) if longest else range(0, len(value) + 1)
-    for n in sizes:
-        part = value[:n] if prefix else value[len(value) - n:]
-        if rx.match(part):
-            return value[n:] if prefix else value[:len(value) - n]
-    return value
-
-
-def _apply(expr: str, env: Mapping[str, str]) -> str:
-    m = _NAME.match(expr)
-    if not m:
-        return ""
-    name, op = m.group(1), m.group(2)
-    if expr.startswith("#"):
-        return str(len(env.get(name, "")))
-    value, is_set = env.get(name, ""), name in env
-    if not op:
-        return value
-    for token, fn in _OPS:
-        if op.startswith(token):
-            return fn(value, is_set, op[len(token):])
-    if op.startswith(":"):  # ${VAR:offset} / ${VAR:offset:length}
-        parts = op[1:].split(":")
-        try:
-            start = int(parts[0].strip() or 0)
-            return value[start:start + int(parts[1])] if len(parts) > 1 else value[start:]
-        except ValueError:
-            return value
-    return value
-
-
-def _replace(value: str, arg: str, every: bool) -> str:
-    old, _, new = arg.partition("/")
-    if not old:
-        return value
-    return value.replace(old, new) if every else value.replace(old, new, 1)
-
-
-_OPS: list[tuple[str, Callable[[str, bool, str], str]]] = [
-    ("##", lambda v, s, a: _strip(v, a, True, True)),
-    ("#", lambda v, s, a: _strip(v, a, True, False)),
-    ("%%", lambda v, s, a: _strip(v, a, False, True)),
-    ("%", lambda v, s, a: _strip(v, a, False, False)),
-    (":-", lambda v, s, a: v if v else a),
-    (":=", lambda v, s, a: v if v else a),
-    ("-", lambda v, s, a: v if s else a),
-    ("=", lambda v, s, a: v if s else a),
-    (":+", lambda v, s, a: a if v else ""),
-    ("+", lambda v, s, a: a if s else ""),
-    ("^^", lambda v, s, a: v.upper()),
-    ("^", lambda v, s, a: v[:1].upper() + v[1:]),
-    (",,", lambda v, s, a: v.lower()),
-    (",", lambda v, s, a: v[:1].lower() + v[1:]),
-    ("//", lambda v, s, a: _replace(v, a, True)),
-    ("/", lambda v, s, a: _replace(v, a, False)),
-]
-
-
-def substitute(text: str, env: Mapping[str, str]) -> str:
-    """Drone's envsubst on the raw YAML: ``${VAR}``, ``$VAR``, ``${VAR##v}``, ``${VAR:-x}``…; ``$$`` is ``$``.
-    An unknown variable becomes the empty string, as in Drone."""
-    def one(m: re.Match[str]) -> str:
-        if m.group(0) == "$$":
-            return "$"
-        if m.group(2) is not None:
-            return env.get(m.group(2), "")
-        return _apply(m.group(1), env)
-    return _EXPR.sub(one, text)
-
-
-def variables(text: str) -> set[str]:
-    """The variable names a text substitutes (for lint's notes)."""
-    names = set()
-    for m in _EXPR.finditer(text):
-        expr = m.group(1) if m.group(1) is not None else m.group(2)
-        if expr:
-            nm = _NAME.match(expr)
-            if nm:
-                names.add(nm.group(1))
-    return names
-
-
-# ------------------------------------------------------------------------------------------- encoder
-def _go_float(value: float) -> str:
-    """``strconv.FormatFloat(v, 'g', -1, 64)``: shortest digits; exponent form below 1e-4 or from 1e6."""
-    if value != value:
-        return "NaN"
-    if value in (float("inf"), float("-inf")):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == 0:
-        return "0"
-    sign, digits, exp = Decimal(repr(value)).normalize().as_tuple()
-    ds = "".join(map(str, digits))
-    point = len(ds) + exp  # position of the decimal point from the left of the digits
-    x = point - 1
-    neg = "-" if sign else ""
-    if x < -4 or x >= 6:
-        mant = ds[0] + ("." + ds[1:] if len(ds) > 1 else "")
-        return f"{neg}{mant}e{'+' if x >= 0 else '-'}{abs(x):02d}"
-    if point <= 0:
-        return f"{neg}0.{'0' * -point}{ds}"
-    if point >= len(ds):
-        return neg + ds + "0" * (point - len(ds))
-    return f"{neg}{ds[:point]}.{ds[point:]}"
-
-
-def go_json(value: Any) -> str:
-    """Go's ``json.Marshal`` of YAML data: compact, map keys sorted, ``<``, ``>``, ``&`` escaped."""
-    text = json.dumps(_jsonable(value), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
-                    ("\u2029", "\\u2029")):
-        text = text.replace(ch, esc)
-    return text
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)  # dates and the like, as YAML would write them
-
-
-def _scalar(value: Any) -> str | None:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return _go_float(value)
-    if isinstance(value, str):
-        return value
-    return None
-
-
+# ------------------------------------------------------------------------------------------- encoding
 def encode(value: Any) -> str | None:
-    """One setting's env value as drone-runner-docker writes it; ``None`` means the variable is not set."""
-    if value is None:
-        return None
-    if isinstance(value, (bytes, bytearray)):
-        import base64
-
-        return base64.b64encode(bytes(value)).decode()
-    if isinstance(value, (list, tuple)):
-        items = [_scalar(v) if v is not None else "" for v in value]
-        if all(i is not None for i in items):
-            return ",".join(items)  # type: ignore[arg-type]
-        return go_json(value)
-    scalar = _scalar(value)
-    if scalar is not None:
-        return scalar
-    return go_json(value)
+    """One setting's env value as drone-runner-docker writes it (``encoder.encode``); ``None``: not set."""
+    return None if value is None else _encoder.encode(value)
 
 
-def secret_name(value: Any) -> str | None:
-    """``{from_secret: name}`` → name (only at the top level of a setting, as in Drone 1.x)."""
-    if isinstance(value, dict) and set(value) == {"from_secret"}:
-        return str(value["from_secret"])
-    return None
+def secret_name(value: Any, text: Any = None) -> str | None:
+    """The secret a setting names (runner-go ``Parameter``: a map whose ``from_secret`` is a non-empty string)."""
+    return _encoder.secret_name(value, text)
+
+
+def setting_key(key: str) -> str:
+    """``PLUGIN_`` + Go's ``strings.ToUpper`` (``ß`` stays ``ß``)."""
+    return "PLUGIN_" + gostr.upper(key.encode("utf-8", "surrogateescape")).decode("utf-8", "surrogateescape")
 
 
 def plugin_env(step: Step, secrets: Mapping[str, str]) -> tuple[dict[str, str], set[str]]:
@@ -241,22 +92,64 @@ def plugin_env(step: Step, secrets: Mapping[str, str]) -> tuple[dict[str, str], 
     env: dict[str, str] = {}
     used: set[str] = set()
 
-    def put(key: str, value: Any) -> None:
-        name = secret_name(value)
-        if name is not None:
-            if name.lower() in lookup:
-                env[key] = lookup[name.lower()]
-                used.add(lookup[name.lower()])
-            return
-        text = encode(value)
-        if text is not None:
-            env[key] = text
+    def secret(key: str, name: str) -> None:
+        if name.lower() in lookup:
+            env[key] = lookup[name.lower()]
+            used.add(lookup[name.lower()])
 
     for key, value in step.environment.items():
-        put(str(key), value)
+        kind, text = _encoder.env_value(value, step.env_text.get(key, value))
+        if kind == "secret":
+            secret(str(key), str(text))
+        elif kind == "value":
+            env[str(key)] = str(text)
     for key, value in step.settings.items():
-        put("PLUGIN_" + str(key).upper(), value)
+        kind, text = _encoder.setting(value, step.settings_text.get(key, value))
+        if kind == "secret":
+            secret(setting_key(str(key)), str(text))
+        elif kind == "value":
+            env[setting_key(str(key))] = str(text)
     return env, used
+
+
+def env_problems(step: Step) -> list[str]:
+    """``environment:`` entries Drone's runner cannot take: a null value (a nil pointer: the runner fails a
+    pipeline that runs)."""
+    return [f"{key}: a null value (Drone's runner fails the pipeline on it); quote it or remove it"
+            for key, value in step.environment.items()
+            if _encoder.env_value(value, step.env_text.get(key, value))[0] == "null"]
+
+
+def decode_problems(settings: tuple[Any, Any], environment: tuple[Any, Any]) -> list[str]:
+    """``settings:``/``environment:`` entries go-yaml cannot decode into Drone's types (each entry, a repeated
+    key's earlier ones too): the file does not load. Each argument is (typed map, text map)."""
+    out = [f"settings: {key}: {text}" for key, value, value_text in all_pairs(*settings)
+           for kind, text in [_encoder.setting(value, value_text)] if kind == "error"]
+    return out + [f"environment: {key}: {text}" for key, value, value_text in all_pairs(*environment)
+                  for kind, text in [_encoder.env_value(value, value_text)] if kind == "error"]
+
+
+def all_pairs(typed: Any, text: Any) -> list[tuple[str, Any, Any]]:
+    """A string-keyed Go map or struct, entry by entry as go-yaml decodes it (a repeated key included): (key
+    as a Go string, typed value, the value read as Go strings)."""
+    if not isinstance(typed, dict):
+        return []
+    pairs = typed.pairs if isinstance(typed, goyaml.GoMap) else [(str(k), v) for k, v in typed.items()]
+    texts = text.pairs if isinstance(text, goyaml.GoMap) and len(text.pairs) == len(pairs) else pairs
+    return [(k, v, x) for (k, v), (_, x) in zip(pairs, texts)]
+
+
+def _pairs(typed: Any, text: Any) -> list[tuple[str, Any, Any]]:
+    """``all_pairs`` with a repeated key's last entry winning, as in the Go map."""
+    out: dict[str, tuple[Any, Any]] = {}
+    for key, value, value_text in all_pairs(typed, text):
+        out[key] = (value, value_text)
+    return [(k, v, x) for k, (v, x) in out.items()]
+
+
+def _struct(typed: Any, text: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    pairs = _pairs(typed, text)
+    return {k: v for k, v, _ in pairs}, {k: x for k, _, x in pairs}
 
 
 # ------------------------------------------------------------------------------------------- parsing
@@ -269,89 +162,143 @@ def _volumes_08(raw: Any) -> list[tuple[str, str]]:
     return out
 
 
-def _step_08(name: str, raw: dict[str, Any]) -> Step:
-    env = dict(raw.get("environment") or {}) if isinstance(raw.get("environment"), dict) else {}
+def _step_08(name: str, typed: Any, text: Any) -> Step:
+    raw, raw_text = _struct(typed, text)
+    env, env_text = _struct(raw.get("environment"), raw_text.get("environment"))
     if isinstance(raw.get("environment"), list):
-        for item in raw["environment"]:
+        for item in raw_text["environment"]:
             k, _, v = str(item).partition("=")
-            env[k] = v
-    for item in raw.get("secrets") or []:
+            env[k] = env_text[k] = v
+    for item in raw_text.get("secrets") or []:
         if isinstance(item, dict):
-            env[str(item.get("target", item.get("source", ""))).upper()] = {"from_secret": item.get("source")}
+            target = str(item.get("target", item.get("source", ""))).upper()
+            env[target] = env_text[target] = {"from_secret": item.get("source")}
         else:
-            env[str(item).upper()] = {"from_secret": str(item)}
+            env[str(item).upper()] = env_text[str(item).upper()] = {"from_secret": str(item)}
     settings = {k: v for k, v in raw.items() if k not in STEP_KEYS_08}
-    commands = raw.get("commands") or []
-    return Step(name=name, image=str(raw.get("image", "")), commands=[str(c) for c in commands],
-                settings=settings, environment=env, when=raw.get("when") or {},
-                volumes=_volumes_08(raw.get("volumes")), privileged=bool(raw.get("privileged")),
-                entrypoint=raw.get("entrypoint"), legacy=True)
+    commands = raw_text.get("commands") or []
+    return Step(name=name, image=str(raw_text.get("image") or ""), commands=[str(c) for c in commands],
+                settings=settings, settings_text={k: raw_text.get(k) for k in settings}, environment=env,
+                env_text=env_text, when=raw.get("when") or {}, volumes=_volumes_08(raw_text.get("volumes")),
+                privileged=raw.get("privileged") is True, entrypoint=raw_text.get("entrypoint"), legacy=True,
+                problems=decode_problems(({k: v for k, v in raw.items() if k in settings}, {}), ({}, {})))
 
 
-def _step_1x(raw: dict[str, Any], volumes: Mapping[str, str], index: int) -> Step:
-    name = str(raw.get("name") or f"step-{index}")
+def _step_1x(typed: Any, text: Any, volumes: Mapping[str, str], index: int) -> Step:
+    raw, raw_text = _struct(typed, text)
+    name = str(raw_text.get("name") or f"step-{index}")
     vols = []
-    for v in raw.get("volumes") or []:
+    for v in raw_text.get("volumes") or []:
         if isinstance(v, dict) and v.get("name") in volumes:
             vols.append((volumes[v["name"]], str(v.get("path", ""))))
-    env = raw.get("environment") or {}
-    return Step(name=name, image=str(raw.get("image", "")), commands=[str(c) for c in raw.get("commands") or []],
-                settings=dict(raw.get("settings") or {}), environment=dict(env) if isinstance(env, dict) else {},
-                when=raw.get("when") or {}, volumes=vols, privileged=bool(raw.get("privileged")),
-                entrypoint=raw.get("entrypoint"), failure=str(raw.get("failure") or ""))
+    settings, settings_text = _struct(raw.get("settings"), raw_text.get("settings"))
+    env, env_text = _struct(raw.get("environment"), raw_text.get("environment"))
+    problems = decode_problems((raw.get("settings"), raw_text.get("settings")),
+                               (raw.get("environment"), raw_text.get("environment")))
+    commands = raw_text.get("commands") or []
+    return Step(name=name, image=str(raw_text.get("image") or ""),
+                commands=[str(c) for c in commands] if isinstance(commands, list) else [str(commands)],
+                settings=settings, settings_text=settings_text, environment=env, env_text=env_text, problems=problems,
+                when=raw.get("when") or {}, volumes=vols, privileged=raw.get("privileged") is True,
+                entrypoint=raw_text.get("entrypoint"), failure=str(raw_text.get("failure") or ""))
 
 
-def parse(text: str, env: Mapping[str, str] | None = None) -> list[Pipeline]:
-    """The docker pipelines in a ``.drone.yml`` (after substitution with ``env`` when given)."""
-    if env is not None:
-        text = substitute(text, env)
+def _line_of(text: str, pos: int) -> int:
+    return text.encode("utf-8", "surrogateescape")[:pos].count(b"\n") + 1
+
+
+def load(text: str) -> tuple[list[Any], list[Any]]:
+    """The documents typed as Drone's go-yaml v2 reader types them, and the same read as Go strings."""
     try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+        return ([d for d in goyaml.load_all(text) if d is not None],
+                [d for d in goyaml.load_all(text, as_text=True) if d is not None])
+    except goyaml.GoYAMLError as exc:
+        raise PipelineError(f"not valid YAML for Drone: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         raise PipelineError(f"not valid YAML: {getattr(exc, 'problem', None) or exc}{where}") from None
+
+
+def parse(text: str, env: Mapping[str, str] | None = None) -> list[Pipeline]:
+    """The docker pipelines in a ``.drone.yml`` (after Drone's substitution with ``env`` when given: a text
+    envsubst refuses is a ``PipelineError`` naming its line, as Drone fails the build on it)."""
+    if env is not None:
+        try:
+            text = substitute(text, env)
+        except SubstitutionError as exc:
+            at = f" (line {_line_of(text, exc.pos)})" if getattr(exc, "pos", None) is not None else ""
+            raise PipelineError(f"Drone's substitution refuses the file: {exc}{at}") from None
+    docs, texts = load(text)
+    if len(docs) != len(texts):
+        texts = docs
     pipelines = []
-    for n, doc in enumerate(docs, 1):
+    for n, (doc, doc_text) in enumerate(zip(docs, texts), 1):
         if not isinstance(doc, dict):
             raise PipelineError(f"document {n}: expected a map, got {type(doc).__name__}")
+        doc, doc_text = _struct(doc, doc_text)
         if "pipeline" in doc and "kind" not in doc:  # Drone 0.8
             steps = doc["pipeline"]
             if not isinstance(steps, dict):
                 raise PipelineError(f"document {n}: pipeline: must be a map of named steps")
             pipelines.append(Pipeline(name="default", legacy=True,
-                                      steps=[_step_08(str(k), v or {}) for k, v in steps.items()]))
+                                      steps=[_step_08(k, v or {}, x or {})
+                                             for k, v, x in _pairs(steps, doc_text.get("pipeline"))]))
             continue
-        if doc.get("kind") != "pipeline" or doc.get("type", "docker") != "docker":
+        if doc_text.get("kind") != "pipeline" or (doc_text.get("type") or "docker") != "docker":
             continue  # secrets, signatures, other runners
         volumes = {}
-        for v in doc.get("volumes") or []:
+        for v in doc_text.get("volumes") or []:
             if isinstance(v, dict) and v.get("name"):
                 host = (v.get("host") or {}).get("path") if isinstance(v.get("host"), dict) else None
                 volumes[str(v["name"])] = str(host or "")
         raw_steps = doc.get("steps") or []
+        steps_text = doc_text.get("steps") or []
         if not isinstance(raw_steps, list):
-            raise PipelineError(f"pipeline {doc.get('name', n)!r}: steps: must be a list")
-        pipelines.append(Pipeline(name=str(doc.get("name") or "default"), trigger=doc.get("trigger") or {},
-                                  steps=[_step_1x(s or {}, volumes, i) for i, s in enumerate(raw_steps, 1)]))
+            raise PipelineError(f"pipeline {doc_text.get('name', n)!r}: steps: must be a list")
+        if not isinstance(steps_text, list) or len(steps_text) != len(raw_steps):
+            steps_text = raw_steps
+        pipelines.append(Pipeline(name=str(doc_text.get("name") or "default"), trigger=doc.get("trigger") or {},
+                                  steps=[_step_1x(s or {}, x or {}, volumes, i)
+                                         for i, (s, x) in enumerate(zip(raw_steps, steps_text), 1)]))
     for pipeline in pipelines:
         for step in pipeline.steps:
+            for problem in step.problems:
+                raise PipelineError(f"pipeline {pipeline.name!r}, step {step.name!r}: {problem}")
             if not step.image:
                 raise PipelineError(f"pipeline {pipeline.name!r}, step {step.name!r}: image: is required")
     return pipelines
 
 
 def raw_steps(text: str) -> list[tuple[str, dict[str, Any], bool]]:
-    """(name, raw step map, is 0.8) for every step, without substitution: what lint checks."""
+    """(name, raw step map, is 0.8) for every step, without substitution: what lint checks. Values are typed
+    as Drone types them; keys are as go-yaml decodes them into Go strings."""
     out = []
-    for doc in yaml.safe_load_all(text):
+    docs, texts = load(text)
+    if len(docs) != len(texts):
+        texts = docs
+    for doc, doc_text in zip(docs, texts):
         if not isinstance(doc, dict):
             continue
+        doc, doc_text = _struct(doc, doc_text)
         if "pipeline" in doc and "kind" not in doc and isinstance(doc["pipeline"], dict):
-            out += [(str(k), v or {}, True) for k, v in doc["pipeline"].items()]
-        elif doc.get("kind") == "pipeline":
-            out += [(str(s.get("name") or f"step-{i}"), s, False)
-                    for i, s in enumerate(doc.get("steps") or [], 1) if isinstance(s, dict)]
+            for k, v, x in _pairs(doc["pipeline"], doc_text.get("pipeline")):
+                raw, raw_text = _struct(v or {}, x or {})
+                raw["settings_text"] = {key: raw_text.get(key) for key in raw}
+                out.append((k, raw, True))
+        elif doc_text.get("kind") == "pipeline":
+            steps, steps_text = doc.get("steps") or [], doc_text.get("steps") or []
+            if not isinstance(steps, list):
+                continue
+            if not isinstance(steps_text, list) or len(steps_text) != len(steps):
+                steps_text = steps
+            for i, (s, x) in enumerate(zip(steps, steps_text), 1):
+                if isinstance(s, dict):
+                    raw, raw_text = _struct(s, x)
+                    raw["settings"], raw["settings_text"] = _struct(raw.get("settings"), raw_text.get("settings"))
+                    raw["environment"], raw["env_text"] = _struct(raw.get("environment"),
+                                                                  raw_text.get("environment"))
+                    out.append((str(raw_text.get("name") or f"step-{i}"), raw, False))
     return out
 
 

@@ -6,7 +6,9 @@ Findings, one line each, ``<step>: <key>: <problem>``:
   is set in ``environment:`` or, in 0.8, by ``secrets:``);
 - wrong types: the value is encoded exactly as drone-runner-docker would and validated through the model;
 - secrets given as plain values: a secret setting (or its env alias) not taken ``from_secret`` (the seed's tip:
-  no secrets in source).
+  no secrets in source);
+- for every step, tagship's or not (``lint_drone``): templates Drone's substitution refuses, values go-yaml
+  cannot decode, shapes Drone's types cannot take and null ``environment:`` values, each with its line.
 Exit 1 on findings, 0 with a summary when clean, 2 when the file cannot be read.
 """
 
@@ -20,7 +22,10 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from .drone_yaml import STEP_KEYS_1X, PipelineError, encode, raw_steps, secret_name, substitute, variables
+from . import encoder, goyaml
+from .lint_drone import drone_findings
+from .drone_yaml import (STEP_KEYS_1X, PipelineError, SubstitutionError, encode, raw_steps, secret_name, setting_key,
+                         substitute, variables)
 
 PLUGINS = ("version-bump", "oss-push", "registry-push", "cs-deploy")
 _IMAGE = re.compile(r"(?:^|/)tagship/(?P<plugin>[a-z][a-z0-9-]*)(?::[^/@]+)?(?:@sha256:[0-9a-f]+)?$")
@@ -53,6 +58,9 @@ def check_step(step: str, raw: dict[str, Any], legacy: bool, model: Any) -> list
     from ..settings import load_settings
 
     rows = describe(model)
+    raw = dict(raw)
+    settings_text = raw.pop("settings_text", None) or {}
+    env_text = raw.pop("env_text", None) or {}
     settings = {k: v for k, v in raw.items() if k not in STEP_KEYS_1X | {"secrets", "group"}} if legacy \
         else dict(raw.get("settings") or {})
     env_raw = raw.get("environment") or {}
@@ -61,6 +69,12 @@ def check_step(step: str, raw: dict[str, Any], legacy: bool, model: Any) -> list
         target = item.get("target", item.get("source")) if isinstance(item, dict) else item
         environment[str(target).upper()] = {"from_secret": str(item.get("source") if isinstance(item, dict) else item)}
     findings: list[str] = []
+    for key in list(environment):
+        kind, text = encoder.env_value(environment[key], env_text.get(key, environment[key]))
+        if kind == "value":  # null and unreadable values are lint_drone's findings (with their line)
+            environment[key] = text
+        if kind in ("null", "error"):
+            del environment[key]
 
     by_key = {_norm(r.name): r for r in rows}
     for r in rows:  # old PLUGIN_* names (e.g. the seed's target) are keys too
@@ -94,7 +108,7 @@ def check_step(step: str, raw: dict[str, Any], legacy: bool, model: Any) -> list
     # secrets given as plain values
     for key, value in settings.items():
         r = by_key.get(_norm(str(key)))
-        if r and r.secret and value is not None and secret_name(value) is None:
+        if r and r.secret and value is not None and secret_name(value, settings_text.get(key)) is None:
             findings.append(f"{step}: {key}: {_plain(value, legacy)}")
     secret_envs = {_norm(a): r for r in rows if r.secret for a in [r.env, *r.aliases]}
     for key, value in environment.items():
@@ -109,14 +123,22 @@ def check_step(step: str, raw: dict[str, Any], legacy: bool, model: Any) -> list
 
     # types: encode as Drone would, validate through the model
     env: dict[str, str] = {}
-    for key, value in list(environment.items()) + [("PLUGIN_" + str(k).upper(), v) for k, v in settings.items()]:
+    texts = {setting_key(str(k)): settings_text.get(k) for k in settings}
+    for key, value in list(environment.items()) + [(setting_key(str(k)), v) for k, v in settings.items()]:
         row = by_key.get(_norm(str(key))[len("PLUGIN_"):]) if _norm(str(key)).startswith("PLUGIN_") else None
-        if secret_name(value) is not None or (row is not None and row.secret) or _norm(str(key)) in secret_envs:
+        if secret_name(value, texts.get(key)) is not None or (row is not None and row.secret) \
+                or _norm(str(key)) in secret_envs:
             env[str(key)] = SECRET_PLACEHOLDER  # its value is not lint's business (plain ones are flagged)
             continue
-        text = encode(value)
+        if goyaml.decode_error(value) or isinstance(texts.get(key), goyaml.PointerNull):
+            continue  # what go-yaml cannot decode is lint_drone's finding, with its line
+        text = value if isinstance(value, str) and not str(key).startswith("PLUGIN_") else encode(value)
         if text is not None:
-            env[str(key)] = substitute(text, LINT_CONTEXT) if "$" in text else text
+            try:
+                env[str(key)] = substitute(text, LINT_CONTEXT) if "$" in text else text
+            except SubstitutionError:
+                env[str(key)] = text  # refused templates are reported once, with their line
+
     for r in rows:  # missing ones are reported above; give them something so the rest is checked
         if r.required and r.name not in given and not any(_norm(a) in given_env for a in r.aliases):
             env.setdefault(r.env, SECRET_PLACEHOLDER)
@@ -168,10 +190,16 @@ def _plain(value: Any, legacy: bool) -> str:
 
 def lint_text(text: str) -> tuple[list[str], list[str], int]:
     """(findings, notes, number of tagship steps checked)."""
-    findings: list[str] = []
+    findings: list[str] = drone_findings(text)
     notes: list[str] = []
     checked = 0
-    for step, raw, legacy in raw_steps(text):
+    try:
+        all_steps = raw_steps(text)
+    except PipelineError:
+        if findings:  # what Drone refuses is reported above, with its line
+            return findings, notes, checked
+        raise
+    for step, raw, legacy in all_steps:
         plugin = plugin_of(str(raw.get("image", "")))
         if plugin is None:
             continue

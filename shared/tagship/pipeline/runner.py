@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from .. import log, mask
-from .drone_yaml import Pipeline, PipelineError, Step, parse, plugin_env, runs
+from .drone_yaml import Pipeline, PipelineError, Step, env_problems, parse, plugin_env, runs
 
 WORKSPACE = "/drone/src"
 SEMVER = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z.-]+))?(?:\+([0-9A-Za-z.-]+))?$"
@@ -233,6 +233,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tagship exec: no pipeline in {path} runs for a {ctx['DRONE_BUILD_EVENT']} event"
               + (f" named {args.name!r}" if args.name else ""), file=sys.stderr)
         return 2
+    for pipeline in pipelines:  # Drone's runner fails the whole pipeline before any step runs
+        for step in pipeline.steps:
+            for problem in env_problems(step):
+                print(f"tagship exec: {path}: pipeline {pipeline.name!r}, step {step.name!r}: environment: "
+                      f"{problem}", file=sys.stderr)
+                return 2
     log.info(f"tagship exec {path} — {ctx['DRONE_BUILD_EVENT']}"
              + (f" {ctx['DRONE_TAG']}" if "DRONE_TAG" in ctx else "") + f" at {ctx['DRONE_COMMIT_SHA'][:8] or '?'}"
              + f"; workspace {workspace} at {WORKSPACE}. (In production, Drone runs the pipeline.)")
