@@ -180,6 +180,17 @@ tidy_nodes() {  # on the manager: drop dead duplicates, undrain, demote extra ma
   done
 }
 
+drop_stale_twins() {  # an old entry of a node that rejoined (same hostname, not Ready): remove it
+  local ready id host state
+  ready=$(dk 1 node ls --format '{{.Hostname}} {{.Status}}' | awk '$2 == "Ready" {print $1}')
+  dk 1 node ls --format '{{.ID}} {{.Hostname}} {{.Status}}' | while read -r id host state; do
+    if [[ $state != Ready ]] && grep -qx "$host" <<<"$ready"; then
+      say "removing stale entry of $host ($id)"; dk 1 node rm --force "$id" >/dev/null || true
+    fi
+  done
+  return 0
+}
+
 wait_nodes_ready() {  # every node 1..want Ready in the manager's view
   local want=$1 i ready
   for i in $(seq 1 120); do
@@ -283,6 +294,7 @@ cmd_up() {
   for n in $(seq 2 "$want"); do ensure_worker "$n" "$token"; done
   tidy_nodes "$want"
   wait_nodes_ready "$want"
+  drop_stale_twins
   ensure_registry
   pids=()
   for n in $(seq 1 "$want"); do ensure_busybox "$n" & pids+=($!); done; wait "${pids[@]}"
