@@ -46,6 +46,8 @@ def evaluate(service: Mapping[str, Any], tasks: Iterable[Mapping[str, Any]], dow
     tasks do not count. ``hostnames``: node ID → hostname, to name the node in failures."""
     hostnames = hostnames or {}
     mode = service.get("Spec", {}).get("Mode", {})
+    if "ReplicatedJob" in mode or "GlobalJob" in mode:
+        return evaluate_job(service, tasks, down_nodes, active_nodes)
     desired = mode["Replicated"].get("Replicas", 1) if "Replicated" in mode else active_nodes
     update = service.get("UpdateStatus") or {}
     ustate, umsg = update.get("State", ""), update.get("Message", "")
@@ -90,6 +92,33 @@ def evaluate(service: Mapping[str, Any], tasks: Iterable[Mapping[str, Any]], dow
         note = f"{note}; a task cannot be placed: {unplaceable}".lstrip("; ")
     return Status("progress", running, desired, note, all_running=running >= desired, nodes=on,
                   unplaceable=unplaceable if running < desired else "")
+
+
+def evaluate_job(service: Mapping[str, Any], tasks: Iterable[Mapping[str, Any]], down_nodes: set[str],
+                 active_nodes: int) -> Status:
+    """A replicated-job / global-job (progress.go's jobs): converged when the current job iteration's
+    completions are done (``running`` counts completed tasks), failed when its tasks keep failing."""
+    mode = service.get("Spec", {}).get("Mode", {})
+    iteration = ((service.get("JobStatus") or {}).get("JobIteration") or {}).get("Index", 0)
+    current = [t for t in tasks if ((t.get("JobIteration") or {}).get("Index", 0)) == iteration
+               and t.get("NodeID") not in down_nodes]
+    failed = [t for t in current if (t.get("Status") or {}).get("State") in ("failed", "rejected")]
+    done = [t for t in current if (t.get("Status") or {}).get("State") == "complete"]
+    if "ReplicatedJob" in mode:
+        desired = mode["ReplicatedJob"].get("TotalCompletions") or 1
+        completed = len(done)
+    else:
+        nodes = {t.get("NodeID") for t in current if t.get("NodeID")}
+        desired = len(nodes) or active_nodes
+        completed = len({t.get("NodeID") for t in done})
+    last_err = next(((t.get("Status") or {}).get("Err") or (t.get("Status") or {}).get("Message") or ""
+                     for t in reversed(failed)), "")
+    if completed >= desired:
+        return Status("converged", completed, desired, "job complete", all_running=True)
+    if len(failed) >= FAILED_TASKS_LIMIT:
+        return Status("failed", completed, desired, f"{len(failed)} job tasks failed: {last_err}".rstrip(": "))
+    note = f"job: {completed}/{desired} completed" + (f"; last task error: {last_err}" if last_err else "")
+    return Status("progress", completed, desired, note)
 
 
 Fetch = Callable[[str], "tuple[Mapping[str, Any], list[Mapping[str, Any]]]"]

@@ -9,15 +9,38 @@ from typing import Any
 
 from tagship import log
 from tagship.errors import PluginError, SettingsError
+from tagship.paths import confine
 from tagship.runtime import Interrupted
 
 from . import lint as lint_mod
 from . import plan as plan_mod
-from . import render
+from . import render, swarm_env
 from .backend import ApplyError, Applied, Desired, Outcome, Plan
 from .backends import open_backend
 from .settings import looks_secret
 
+
+
+def _shown_compose(compose: dict[str, Any]) -> str:
+    """The rendered file as the log shows it: each value of a secret-looking env name replaced by ******
+    before it is dumped (a multi-line value is a YAML block whose lines the text masker cannot match)."""
+    import copy
+
+    import yaml
+
+    hidden = "TAGSHIP-MASKED-VALUE"  # a plain YAML scalar, shown as ****** (YAML would quote '******')
+    shown = copy.deepcopy(compose)
+    for svc in (shown.get("services") or {}).values():
+        env = (svc or {}).get("environment") if isinstance(svc, dict) else None
+        if isinstance(env, dict):
+            svc["environment"] = {k: hidden if looks_secret(str(k)) and v not in (None, "") else v
+                                  for k, v in env.items()}
+        elif isinstance(env, list):
+            svc["environment"] = [f"{str(i).partition('=')[0]}={hidden}"
+                                  if looks_secret(str(i).partition("=")[0]) and str(i).partition("=")[2] else i
+                                  for i in env]
+    text = yaml.safe_dump(shown, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    return text.replace(hidden, "******")
 
 def prepare(settings: Any, run: Any, environ: dict[str, str] | None = None) -> Desired:
     """Everything before touching the cluster: variables, rendering, schema, lint, floating tags."""
@@ -31,7 +54,7 @@ def prepare(settings: Any, run: Any, environ: dict[str, str] | None = None) -> D
     for name in secret_names:      # by name only: a value of 1-3 characters would mask every such string
         if len(variables.get(name) or "") >= 4:
             run.secret(variables[name])
-    path = run.workspace / settings.compose_file
+    path = confine(run.workspace, settings.compose_file, "PLUGIN_COMPOSE_FILE", allow=settings.allow_outside_workspace)
     raw = render.load(path)
     compose, text = render.render(raw, variables)
     for svc in compose["services"].values():      # a literal secret in the file is still not for the log
@@ -39,8 +62,13 @@ def prepare(settings: Any, run: Any, environ: dict[str, str] | None = None) -> D
             if looks_secret(key) and len(value) >= 4:
                 run.secret(value)
     log.info(f"rendered {settings.compose_file} (secrets masked):")
-    for line in text.rstrip().splitlines():
+    for line in _shown_compose(compose).rstrip().splitlines():
         log.info(f"  | {line}")
+    swarm_env.resolve(compose, variables, path.parent)   # env_file and bare KEYs, as docker's loader does
+    for svc in compose["services"].values():      # values from env_file: secrets by name, as above
+        for key, value in ((svc or {}).get("environment") or {}).items():
+            if looks_secret(key) and len(value) >= 4:
+                run.secret(value)
 
     if settings.lint != "off":
         findings = lint_mod.lint(raw, compose, settings.production)

@@ -139,7 +139,7 @@ def service_wants(compose: Mapping[str, Any], images: Mapping[str, str]) -> dict
     for name, svc in compose["services"].items():
         svc = svc or {}
         deploy = svc.get("deploy") or {}
-        replicas = None if deploy.get("mode") == "global" else int(deploy.get("replicas", 1))
+        replicas = None if deploy.get("mode") in ("global", "global-job") else int(deploy.get("replicas", 1))
         wants[name] = ServiceWant(
             name=name, image=images.get(name, svc.get("image", "")), image_ref=svc.get("image", ""),
             env=env_map(svc.get("environment")), replicas=replicas,

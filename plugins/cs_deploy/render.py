@@ -24,13 +24,55 @@ from tagship.errors import SettingsError
 _VAR = re.compile(
     r"\$(?:(?P<escaped>\$)"
     r"|(?P<named>[_a-zA-Z][_a-zA-Z0-9]*)"
-    r"|\{(?P<braced>[_a-zA-Z][_a-zA-Z0-9]*)(?:(?P<op>:?[-?+])(?P<arg>(?:\$\{[^{}]*\}|[^}])*))?\}"
+    r"|\{(?P<braced>[_a-zA-Z][_a-zA-Z0-9]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}"
     r"|(?P<invalid>))")
 
-# compose converts these after interpolation; the schema wants numbers there
-_INT_PATHS = {("deploy", "replicas"), ("deploy", "update_config", "parallelism"),
-              ("deploy", "rollback_config", "parallelism"), ("healthcheck", "retries")}
-_FLOAT_PATHS = {("deploy", "update_config", "max_failure_ratio"), ("deploy", "rollback_config", "max_failure_ratio")}
+# docker/cli cli/compose/loader/interpolate.go interpolateTypeCastMapping: cast after substitution, before the
+# schema ("*" one key or list item); a service path starts at the service, a top-level one at its section
+_SERVICE_CASTS = {
+    ("configs", "*", "mode"): "int", ("secrets", "*", "mode"): "int", ("healthcheck", "retries"): "int",
+    ("healthcheck", "disable"): "bool", ("deploy", "replicas"): "int",
+    ("deploy", "update_config", "parallelism"): "int", ("deploy", "update_config", "max_failure_ratio"): "float",
+    ("deploy", "rollback_config", "parallelism"): "int", ("deploy", "rollback_config", "max_failure_ratio"): "float",
+    ("deploy", "restart_policy", "max_attempts"): "int", ("deploy", "placement", "max_replicas_per_node"): "int",
+    ("ports", "*", "target"): "int", ("ports", "*", "published"): "int", ("ulimits", "*"): "int",
+    ("ulimits", "*", "*"): "int", ("privileged",): "bool", ("read_only",): "bool", ("stdin_open",): "bool",
+    ("tty",): "bool", ("volumes", "*", "read_only"): "bool", ("volumes", "*", "volume", "nocopy"): "bool"}
+_TOP_CASTS = {("networks", "*", "external"): "bool", ("networks", "*", "internal"): "bool",
+              ("networks", "*", "attachable"): "bool", ("volumes", "*", "external"): "bool",
+              ("secrets", "*", "external"): "bool", ("configs", "*", "external"): "bool"}
+_TRUE, _FALSE = {"y", "yes", "true", "on"}, {"n", "no", "false", "off"}
+
+
+def _matches(pattern: tuple[str, ...], path: tuple[str, ...]) -> bool:
+    return len(pattern) == len(path) and all(p in ("*", q) for p, q in zip(pattern, path))
+
+
+def _cast_kind(path: tuple[str, ...]) -> str | None:
+    if len(path) > 2 and path[0] == "services":
+        table, tail = _SERVICE_CASTS, path[2:]
+    else:
+        table, tail = _TOP_CASTS, path
+    return next((kind for pattern, kind in table.items() if _matches(pattern, tail)), None)
+
+
+def _cast(value: str, kind: str | None, where: str) -> Any:
+    """docker's toInt / toFloat / toBoolean; a value that does not fit is an error naming the key."""
+    if kind is None:
+        return value
+    text = value.strip()
+    try:
+        if kind == "int":
+            return int(text)
+        if kind == "float":
+            return float(text)
+    except ValueError:
+        raise Unset(f"{where}: {value!r} is not a{'n integer' if kind == 'int' else ' number'}") from None
+    if text.lower() in _TRUE:
+        return True
+    if text.lower() in _FALSE:
+        return False
+    raise Unset(f"{where}: {value!r} is not a boolean (true/false, yes/no, on/off)")
 
 
 class Unset(ValueError):
@@ -50,10 +92,10 @@ def substitute(text: str, variables: Mapping[str, str], where: str = "") -> str:
         op, arg = m.group("op"), m.group("arg") or ""
         value = variables.get(name)
         empty = value is None or (value == "" and op is not None and op.startswith(":"))
-        if op in (":-", "-"):
-            return substitute(arg, variables, where) if empty else value
+        if op in (":-", "-"):       # docker takes a default as written: a $ in it stays a $
+            return arg if empty else value
         if op in (":+", "+"):
-            return "" if empty else substitute(arg, variables, where)
+            return "" if empty else arg
         if op in (":?", "?"):
             if empty:
                 raise Unset(f"{where}: ${{{name}}}: {arg or 'required'}")
@@ -83,17 +125,10 @@ def _walk(node: Any, variables: Mapping[str, str], path: tuple[str, ...], proble
     if isinstance(node, str) and "$" in node:
         try:
             value = substitute(node, variables, ".".join(path))
+            return _cast(value, _cast_kind(path), ".".join(path))
         except Unset as exc:
             problems.append(str(exc))
             return node
-        tail = path[2:] if len(path) > 2 and path[0] == "services" else ()
-        if tail[:1] == ("ports",) and tail[-1:] in (("published",), ("target",)):
-            tail = ("deploy", "replicas")  # a port number, cast like an int field
-        if tail in _INT_PATHS and re.fullmatch(r"-?\d+", value.strip()):
-            return int(value)
-        if tail in _FLOAT_PATHS and re.fullmatch(r"-?\d+(\.\d+)?", value.strip()):
-            return float(value)
-        return value
     return node
 
 

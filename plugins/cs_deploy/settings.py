@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import SecretStr, model_validator
 
 from tagship.settings import Duration, PluginSettings, StrList, StrMap, setting
+from tagship.validators import AccessKey, ApiUrl, DockerHost, PemOrFile, Region
 
 # a name that holds a secret: its value is masked wherever it is shown (env values, diffs, the rendered file)
 SECRET_NAME = re.compile(r"(PASS|SECRET|TOKEN|(^|_)KEY($|_)|PRIVATE|CREDENTIAL|AUTH|_PW($|_)|DSN)", re.I)
@@ -47,26 +48,26 @@ class Settings(PluginSettings):
                                   "every update). Default: the tag without a leading v.", aliases=["VERSION"])
 
     # aliyun-cs
-    access_key_id: SecretStr | None = setting(None, help="Aliyun AccessKey ID (aliyun-cs).",
+    access_key_id: AccessKey | None = setting(None, help="Aliyun AccessKey ID (aliyun-cs).",
                                               aliases=["ALIYUN_ACCESS_KEY_ID"])
-    access_key_secret: SecretStr | None = setting(None, help="Aliyun AccessKey secret (aliyun-cs).",
+    access_key_secret: AccessKey | None = setting(None, help="Aliyun AccessKey secret (aliyun-cs).",
                                                   aliases=["ALIYUN_ACCESS_KEY_SECRET"])
-    region: str | None = setting(None, help="Aliyun region, e.g. cn-shanghai (aliyun-cs).", aliases=["REGION"])
+    region: Region | None = setting(None, help="Aliyun region, e.g. cn-shanghai (aliyun-cs).", aliases=["REGION"])
     cluster_id: str | None = setting(None, help="Container Service cluster ID (aliyun-cs).",
                                      aliases=["CLUSTER_ID"])
     update_method: Literal["rolling", "blue-green"] = setting(
         "rolling", help="aliyun-cs update method; blue-green is gated, then confirmed (or rolled back).")
-    api_endpoint: str | None = setting(None, help="Override the Aliyun OpenAPI address "
+    api_endpoint: ApiUrl | None = setting(None, help="Override the Aliyun OpenAPI address "
                                        "(default https://cs.<region>.aliyuncs.com).")
 
     # swarm
-    docker_host: str | None = setting(None, help="Docker Engine of a swarm manager, e.g. tcp://mgr:2376 "
+    docker_host: DockerHost | None = setting(None, help="Docker Engine of a swarm manager, e.g. tcp://mgr:2376 "
                                       "(default: the local socket / DOCKER_HOST).", aliases=["PLUGIN_HOST"])
-    tls_ca: SecretStr | None = setting(None, help="CA certificate (PEM text or a file path) to verify the "
+    tls_ca: PemOrFile | None = setting(None, help="CA certificate (PEM text or a file path) to verify the "
                                        "engine (swarm).", aliases=["PLUGIN_DOCKER_CACERT"])
-    tls_cert: SecretStr | None = setting(None, help="Client certificate (PEM text or a file path) (swarm).",
+    tls_cert: PemOrFile | None = setting(None, help="Client certificate (PEM text or a file path) (swarm).",
                                          aliases=["PLUGIN_DOCKER_CERT"])
-    tls_key: SecretStr | None = setting(None, help="Client key (PEM text or a file path) (swarm).",
+    tls_key: PemOrFile | None = setting(None, help="Client key (PEM text or a file path) (swarm).",
                                         aliases=["PLUGIN_DOCKER_KEY"])
     registry_username: str | None = setting(None, help="Registry user, forwarded to the swarm so nodes can "
                                             "pull private images.", aliases=["PLUGIN_DOCKER_USERNAME"])

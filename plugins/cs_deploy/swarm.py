@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from tagship import log
 from tagship.errors import PluginError, SettingsError
+from tagship.paths import private_dir, write_private
 from tagship.results import read_result
 
 from . import converge
 from .backend import Applied, ApplyError, Desired, Outcome, Plan
+from .plan import env_map as swarm_spec_labels
 from .plan import diff_service, digest_from_result, pinned, removed, split_ref
-from .swarm_spec import (HASH_LABEL, IGNORED, NAMESPACE, content_name, current_view, registry_of,
-                         service_spec, want_update_view)
+from . import compose_schema, swarm_checks, swarm_objects
+from .swarm_spec import HASH_LABEL, NAMESPACE, content_name, current_view, registry_of, service_spec, want_update_view
 
 
 class SwarmBackend:
@@ -32,18 +33,22 @@ class SwarmBackend:
     def __init__(self, settings: Any, run: Any):
         self.s, self.run = settings, run
         self._tmp: str | None = None
-        self.client = self._connect()
-        self.api = self.client.api
         try:
-            info = self.api.info()
-        except Exception as exc:  # docker.errors.DockerException, requests errors
-            raise PluginError(f"cannot reach the Docker engine at {self._where()}: {exc}",
-                              hint="check PLUGIN_DOCKER_HOST and the TLS settings") from None
-        swarm = info.get("Swarm") or {}
-        if swarm.get("LocalNodeState") != "active" or not swarm.get("ControlAvailable"):
-            raise PluginError(f"the engine at {self._where()} is not a swarm manager "
-                              f"(swarm state: {swarm.get('LocalNodeState') or 'unknown'})",
-                              hint="point PLUGIN_DOCKER_HOST at a manager node (docker swarm init/join)")
+            self.client = self._connect()
+            self.api = self.client.api
+            try:
+                info = self.api.info()
+            except Exception as exc:  # docker.errors.DockerException, requests errors
+                raise PluginError(f"cannot reach the Docker engine at {self._where()}: {exc}",
+                                  hint="check PLUGIN_DOCKER_HOST and the TLS settings") from None
+            swarm = info.get("Swarm") or {}
+            if swarm.get("LocalNodeState") != "active" or not swarm.get("ControlAvailable"):
+                raise PluginError(f"the engine at {self._where()} is not a swarm manager "
+                                  f"(swarm state: {swarm.get('LocalNodeState') or 'unknown'})",
+                                  hint="point PLUGIN_DOCKER_HOST at a manager node (docker swarm init/join)")
+        except BaseException:  # the TLS key files never outlive a failed connection
+            self._remove_tls()
+            raise
 
     # ------------------------------------------------------------------------------------ connection
 
@@ -55,13 +60,13 @@ class SwarmBackend:
         if "-----BEGIN" not in text and Path(text).is_file():
             return text
         if self._tmp is None:
-            self._tmp = tempfile.mkdtemp(prefix="cs-deploy-tls-")
-            os.chmod(self._tmp, 0o700)
-        path = os.path.join(self._tmp, name)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        return path
+            self._tmp = str(private_dir("cs-deploy-tls-"))
+        return str(write_private(self._tmp, name, text))
+
+    def _remove_tls(self) -> None:
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
 
     def _connect(self) -> Any:
         import docker
@@ -85,8 +90,7 @@ class SwarmBackend:
         try:
             self.client.close()
         finally:
-            if self._tmp:
-                shutil.rmtree(self._tmp, ignore_errors=True)
+            self._remove_tls()
 
     def _auth(self, image: str) -> dict[str, str] | None:
         import docker
@@ -111,6 +115,8 @@ class SwarmBackend:
 
         result = read_result(self.run.workspace, "registry-push")
         for want in desired.services.values():
+            if split_ref(want.image)[1] is None and split_ref(want.image)[2] is None:
+                want.image = f"{want.image}:latest"      # as docker/cli names an untagged image
             image = want.image
             if split_ref(image)[2]:
                 continue
@@ -141,10 +147,10 @@ class SwarmBackend:
         """Top-level configs/secrets → (compose name → (id or '', swarm name, data or None if external))."""
         out = {}
         base = (self.run.workspace / self.s.compose_file).parent
-        for key, cfg in (desired.compose.get(kind) or {}).items():
-            cfg = cfg or {}
-            if cfg.get("external"):
-                out[key] = ("", str(cfg.get("name") or key), None)
+        for key, obj in swarm_objects.table(desired.compose, desired.stack)[kind].items():
+            cfg = obj.cfg
+            if obj.external:
+                out[key] = ("", obj.name, None)
                 continue
             if not cfg.get("file"):
                 raise SettingsError(f"PLUGIN_COMPOSE_FILE: {kind}.{key}: needs file: (or external: true)")
@@ -156,28 +162,30 @@ class SwarmBackend:
                                     f"{exc.strerror or exc}") from None
             if kind == "secrets":
                 self.run.secret(data.decode(errors="replace").strip())
-            out[key] = ("", content_name(desired.stack, key, data), data)
+            out[key] = ("", obj.name if obj.named else content_name(desired.stack, key, data), data)
         return out
 
     def plan(self, desired: Desired) -> Plan:
-        for name, want in desired.services.items():
-            ignored = [k for k in IGNORED if k in want.config]
-            if ignored:
-                log.note(f"{name}: swarm mode ignores {', '.join(ignored)}")
+        objs = swarm_objects.table(desired.compose, desired.stack)
+        problems = compose_schema.problems(desired.compose) + swarm_objects.undeclared(desired.compose, objs)
+        if problems:
+            raise SettingsError([f"PLUGIN_COMPOSE_FILE: {p}" for p in problems])
+        swarm_checks.warn_unsupported(desired)
+        swarm_checks.check_externals(self.api, desired, objs)
         self._pin(desired)
         from .preflight import run as preflight
 
         self.run.result["preflight"] = [f.message for f in preflight(
             self.api, {n: w.image for n, w in desired.services.items()}, self._auth, self.s.preflight)]
         existing = self._existing(desired.stack)
-        networks = {key: (str(cfg.get("name") or key) if (cfg or {}).get("external") else f"{desired.stack}_{key}")
-                    for key, cfg in {"default": None, **(desired.compose.get("networks") or {})}.items()}
+        networks = {key: obj.name for key, obj in objs["networks"].items()}
         configs, secrets = self._objects(desired, "configs"), self._objects(desired, "secrets")
+        base = (self.run.workspace / self.s.compose_file).parent
         specs, diffs = {}, []
         for name, want in desired.services.items():
             try:
-                spec = service_spec(desired.stack, want, networks,
-                                    {k: v[:2] for k, v in configs.items()}, {k: v[:2] for k, v in secrets.items()})
+                spec = service_spec(desired.stack, want, objs, {k: v[:2] for k, v in configs.items()},
+                                    {k: v[:2] for k, v in secrets.items()}, base)
             except ValueError as exc:
                 raise SettingsError(f"PLUGIN_COMPOSE_FILE: services.{name}: {exc}") from None
             specs[name] = spec
@@ -200,33 +208,32 @@ class SwarmBackend:
             diffs += removed(existing, desired.services)
         notes = [] if existing else [f"stack {desired.stack} does not exist yet; it will be created"]
         state = {"existing": existing, "specs": specs, "networks": networks, "configs": configs,
-                 "secrets": secrets}
+                 "secrets": secrets, "objs": objs}
         return Plan(desired, diffs, notes, state)
 
     # ----------------------------------------------------------------------------------------- apply
 
     def _ensure_networks(self, plan: Plan) -> None:
+        """Create the used, non-external networks that do not exist yet (docker/cli convert.Networks)."""
         stack = plan.desired.stack
-        declared = {"default": None, **(plan.desired.compose.get("networks") or {})}
-        used = {n for svc in plan.desired.services.values()
-                for n in (svc.config.get("networks") or ["default"])}
-        for key in sorted(used):
-            cfg = declared.get(key) or {}
-            if key not in declared:
-                raise SettingsError(f"PLUGIN_COMPOSE_FILE: network {key!r} is used but not declared")
-            name = plan.state["networks"][key]
-            found = [n for n in self.api.networks(names=[name]) if n["Name"] == name]
-            if cfg.get("external"):
-                if not found or found[0].get("Scope") != "swarm":
-                    raise PluginError(f"external network {name} does not exist (or is not swarm-scoped)",
-                                      hint=f"docker network create -d overlay {name}")
+        for key in sorted(swarm_objects.used(plan.desired.compose, "networks")):
+            obj = plan.state["objs"]["networks"][key]
+            if obj.external or [n for n in self.api.networks(names=[obj.name]) if n["Name"] == obj.name]:
                 continue
-            if not found:
-                self.api.create_network(name, driver=cfg.get("driver", "overlay"), scope="swarm",
-                                        labels={**(cfg.get("labels") or {}), NAMESPACE: stack},
-                                        attachable=bool(cfg.get("attachable")),
-                                        options=cfg.get("driver_opts") or None)
-                log.info(f"network {name} created")
+            cfg = obj.cfg
+            ipam = None
+            if cfg.get("ipam"):
+                import docker
+
+                pools = [docker.types.IPAMPool(subnet=c.get("subnet")) for c in cfg["ipam"].get("config") or []]
+                ipam = docker.types.IPAMConfig(driver=cfg["ipam"].get("driver") or "default", pool_configs=pools)
+            labels = {str(k): str(v) for k, v in swarm_spec_labels(cfg.get("labels")).items()}
+            self.api.create_network(obj.name, driver=cfg.get("driver") or "overlay",   # no scope, as docker
+                                    labels={**labels, NAMESPACE: stack}, attachable=bool(cfg.get("attachable")),
+                                    internal=bool(cfg.get("internal")), ipam=ipam,
+                                    options={str(k): str(v) for k, v in (cfg.get("driver_opts") or {}).items()}
+                                    or None)
+            log.info(f"network {obj.name} created")
 
     def _ensure_objects(self, plan: Plan, kind: str) -> dict[str, tuple[str, str]]:
         ids = {}

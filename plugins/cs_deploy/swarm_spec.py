@@ -12,22 +12,34 @@ import hashlib
 import json
 from typing import Any, Mapping
 
-from tagship.settings import parse_duration
+from pathlib import Path
 
+from . import swarm_convert as convert
 from .backend import ServiceWant
 from .plan import env_map, split_ref
+from .swarm_objects import Obj
+from .units import duration_ns
 
 NAMESPACE = "com.docker.stack.namespace"
 IMAGE_LABEL = "com.docker.stack.image"
 HASH_LABEL = "com.tagship.spec-hash"
 
-# compose keys swarm mode ignores (docker stack deploy warns about them too)
-IGNORED = ("build", "container_name", "depends_on", "links", "restart", "network_mode", "privileged",
-           "cap_add", "cap_drop", "devices", "cgroup_parent", "security_opt", "userns_mode", "external_links")
+# docker/cli cli/compose/loader: UnsupportedProperties ("Ignoring unsupported options: ...") and
+# DeprecatedProperties ("Ignoring deprecated options: ..."); ``restart`` is warned about and still converted
+UNSUPPORTED = ("build", "cgroupns_mode", "cgroup_parent", "devices", "domainname", "external_links", "ipc", "links",
+               "mac_address", "network_mode", "pid", "privileged", "restart", "security_opt", "shm_size",
+               "userns_mode")
+DEPRECATED = {"container_name": "Setting the container name is not supported.",
+              "expose": "Exposing ports is unnecessary - services on the same network can access each other's "
+                        "containers on any port."}
+# keys docker drops without a word; we say so once
+SILENT = ("depends_on", "tmpfs", "profiles", "pull_policy", "scale", "volumes_from",
+          "mem_limit", "mem_reservation", "cpus", "cpu_shares", "cpu_quota", "cpuset", "oom_score_adj",
+          "storage_opt", "platform", "annotations")
 
 
 def ns(value: Any) -> int:
-    return int(parse_duration(value) * 1e9)
+    return duration_ns(value)
 
 
 def content_name(stack: str, name: str, data: bytes) -> str:
@@ -87,57 +99,12 @@ def _healthcheck(hc: Mapping[str, Any] | None) -> dict[str, Any] | None:
         out["Test"] = ["CMD-SHELL", test]
     elif test:
         out["Test"] = [str(t) for t in test]
-    for key, api in (("interval", "Interval"), ("timeout", "Timeout"), ("start_period", "StartPeriod")):
+    for key, api in (("interval", "Interval"), ("timeout", "Timeout"), ("start_period", "StartPeriod"),
+                     ("start_interval", "StartInterval")):
         if key in hc:
             out[api] = ns(hc[key])
     if "retries" in hc:
         out["Retries"] = int(hc["retries"])
-    return out
-
-
-def _ports(ports: Any) -> list[dict[str, Any]]:
-    out = []
-    for port in ports or []:
-        if isinstance(port, dict):
-            item = {"Protocol": port.get("protocol", "tcp"), "TargetPort": int(port["target"]),
-                    "PublishMode": port.get("mode", "ingress")}
-            if port.get("published") is not None:
-                item["PublishedPort"] = int(port["published"])
-            out.append(item)
-            continue
-        text, _, proto = str(port).partition("/")
-        parts = text.split(":")
-        target, published = parts[-1], parts[-2] if len(parts) >= 2 else None
-        if "-" in target:
-            raise ValueError(f"port ranges are not supported: {port}")
-        item = {"Protocol": proto or "tcp", "TargetPort": int(target), "PublishMode": "ingress"}
-        if published:
-            item["PublishedPort"] = int(published)
-        out.append(item)
-    return sorted(out, key=lambda p: (p["TargetPort"], p["Protocol"]))
-
-
-def _mounts(volumes: Any, stack: str) -> list[dict[str, Any]]:
-    out = []
-    for vol in volumes or []:
-        if isinstance(vol, dict):
-            src, target, kind = vol.get("source"), vol["target"], vol.get("type", "volume")
-            ro = bool(vol.get("read_only"))
-        else:
-            parts = str(vol).split(":")
-            if len(parts) == 1:
-                src, target, ro = None, parts[0], False
-            else:
-                src, target, ro = parts[0], parts[1], len(parts) > 2 and "ro" in parts[2].split(",")
-            kind = "bind" if src and src.startswith(("/", ".", "~")) else "volume"
-        if kind == "volume" and src:
-            src = f"{stack}_{src}"
-        mount = {"Type": kind, "Target": target, "ReadOnly": ro}
-        if src:
-            mount["Source"] = src
-        if kind == "volume":
-            mount["VolumeOptions"] = {"Labels": {NAMESPACE: stack}}
-        out.append(mount)
     return out
 
 
@@ -160,16 +127,19 @@ def _refs(items: Any, created: Mapping[str, tuple[str, str]], kind: str) -> list
     return out
 
 
-def service_spec(stack: str, want: ServiceWant, networks: Mapping[str, str],
-                 configs: Mapping[str, tuple[str, str]], secrets: Mapping[str, tuple[str, str]]) -> dict[str, Any]:
-    """The ServiceSpec to submit. ``networks`` maps compose network names → swarm names (or ids)."""
+def service_spec(stack: str, want: ServiceWant, objs: Mapping[str, Mapping[str, Obj]],
+                 configs: Mapping[str, tuple[str, str]], secrets: Mapping[str, tuple[str, str]],
+                 base: Path = Path(".")) -> dict[str, Any]:
+    """The ServiceSpec to submit. ``objs`` is swarm_objects.table (names of networks/volumes); ``base`` is the
+    compose file's folder (relative bind sources are resolved against it, as docker does)."""
     svc = want.config
     deploy = svc.get("deploy") or {}
     container: dict[str, Any] = {
         "Image": want.image,
         "Labels": {**_labels(svc.get("labels")), NAMESPACE: stack},
-        "Env": sorted(f"{k}={v}" for k, v in want.env.items()),
     }
+    if want.env:
+        container["Env"] = sorted(f"{k}={v}" for k, v in want.env.items())
     if svc.get("entrypoint") is not None:
         container["Command"] = _command(svc["entrypoint"])
     if svc.get("command") is not None:
@@ -177,8 +147,8 @@ def service_spec(stack: str, want: ServiceWant, networks: Mapping[str, str],
     for key, api in (("working_dir", "Dir"), ("user", "User"), ("hostname", "Hostname")):
         if svc.get(key):
             container[api] = str(svc[key])
-    if svc.get("stop_grace_period"):
-        container["StopGracePeriod"] = ns(svc["stop_grace_period"])
+    if svc.get("stop_grace_period") is not None:
+        container["StopGracePeriod"] = duration_ns(svc["stop_grace_period"])
     if svc.get("read_only"):
         container["ReadOnly"] = True
     if svc.get("init"):
@@ -186,7 +156,7 @@ def service_spec(stack: str, want: ServiceWant, networks: Mapping[str, str],
     hc = _healthcheck(svc.get("healthcheck"))
     if hc:
         container["Healthcheck"] = hc
-    mounts = _mounts(svc.get("volumes"), stack)
+    mounts = convert.mounts(svc.get("volumes"), stack, objs["volumes"], base)
     if mounts:
         container["Mounts"] = mounts
     if svc.get("extra_hosts"):
@@ -197,52 +167,35 @@ def service_spec(stack: str, want: ServiceWant, networks: Mapping[str, str],
         container["Configs"] = _refs(svc["configs"], configs, "config")
     if svc.get("secrets"):
         container["Secrets"] = _refs(svc["secrets"], secrets, "secret")
+    container.update(convert.container_extras(svc))
+    container["Privileges"] = {"CredentialSpec": None, "SELinuxContext": None}   # docker/cli sends it empty
 
-    task: dict[str, Any] = {"ContainerSpec": container, "ForceUpdate": 0}
-    restart = deploy.get("restart_policy")
-    if restart:
-        task["RestartPolicy"] = {k2: (ns(restart[k1]) if k1 in ("delay", "window") else restart[k1])
-                                 for k1, k2 in (("condition", "Condition"), ("delay", "Delay"),
-                                                ("max_attempts", "MaxAttempts"), ("window", "Window"))
-                                 if k1 in restart}
-    placement = deploy.get("placement") or {}
-    if placement.get("constraints"):
-        task["Placement"] = {"Constraints": list(placement["constraints"])}
-    if placement.get("max_replicas_per_node"):
-        task.setdefault("Placement", {})["MaxReplicas"] = int(placement["max_replicas_per_node"])
-    limits = (deploy.get("resources") or {}).get("limits") or {}
-    if limits:
-        task["Resources"] = {"Limits": {k: v for k, v in (
-            ("NanoCPUs", int(float(limits["cpus"]) * 1e9) if "cpus" in limits else None),
-            ("MemoryBytes", _bytes(limits["memory"]) if "memory" in limits else None)) if v is not None}}
-    svc_networks = svc.get("networks") or ["default"]
-    items = svc_networks.items() if isinstance(svc_networks, dict) else ((n, None) for n in svc_networks)
-    task["Networks"] = [{"Target": networks[n], "Aliases": [want.name, *((cfg or {}).get("aliases") or [])]}
-                        for n, cfg in sorted(items)]
+    task: dict[str, Any] = {"ContainerSpec": container, "ForceUpdate": 0,
+                            "Placement": convert.placement(deploy) or {}, "Resources": convert.resources(deploy) or {}}
+    for key, value in (("RestartPolicy", convert.restart_policy(svc, deploy)), ("LogDriver", convert.logging(svc))):
+        if value:
+            task[key] = value
+    task["Networks"] = convert.networks(want.name, svc, objs["networks"])
 
+    mode = convert.mode(deploy)
+    ports = sorted(convert.ports(svc.get("ports")),
+                   key=lambda p: (p["TargetPort"], p["Protocol"], p.get("PublishedPort", 0)))
     spec: dict[str, Any] = {
         "Name": f"{stack}_{want.name}",
         "Labels": {**_labels(deploy.get("labels")), NAMESPACE: stack, IMAGE_LABEL: want.image_ref},
         "TaskTemplate": task,
-        "Mode": {"Global": {}} if want.replicas is None else {"Replicated": {"Replicas": want.replicas}},
-        "EndpointSpec": {"Mode": deploy.get("endpoint_mode", "vip"), "Ports": _ports(svc.get("ports"))},
+        "Mode": mode,
+        "EndpointSpec": {"Mode": deploy.get("endpoint_mode") or "vip", "Ports": ports},
     }
-    update = _update_config(deploy.get("update_config"))
-    if update:
-        spec["UpdateConfig"] = update
-    rollback = _update_config(deploy.get("rollback_config"))
-    if rollback:
-        spec["RollbackConfig"] = rollback
+    if not convert.is_job(mode):     # the engine refuses an update config for jobs
+        update = _update_config(deploy.get("update_config"))
+        if update:
+            spec["UpdateConfig"] = update
+        rollback = _update_config(deploy.get("rollback_config"))
+        if rollback:
+            spec["RollbackConfig"] = rollback
     spec["Labels"][HASH_LABEL] = spec_hash(spec)
     return spec
-
-
-def _bytes(value: Any) -> int:
-    text = str(value).strip().lower().rstrip("b")
-    units = {"k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
-    if text and text[-1] in units:
-        return int(float(text[:-1]) * units[text[-1]])
-    return int(float(text))
 
 
 _UPDATE_KEYS = {"Parallelism": "parallelism", "Delay": "delay", "FailureAction": "failure_action",
@@ -262,7 +215,8 @@ def current_view(name: str, spec: Mapping[str, Any]) -> ServiceWant:
     """A running service's spec in the diff's shape (image, env, replicas, update_config, ports)."""
     container = spec.get("TaskTemplate", {}).get("ContainerSpec", {})
     mode = spec.get("Mode", {})
-    replicas = mode["Replicated"].get("Replicas", 1) if "Replicated" in mode else None
+    replicas = (mode["Replicated"].get("Replicas", 1) if "Replicated" in mode else
+                mode["ReplicatedJob"].get("TotalCompletions", 1) if "ReplicatedJob" in mode else None)
     update = _update_view(spec.get("UpdateConfig") or {})
     ports = []
     for p in (spec.get("EndpointSpec") or {}).get("Ports") or []:

@@ -33,25 +33,22 @@ def refresh_batches(settings: Settings, changed_keys: list[str]) -> list[dict[st
 def build_request(settings: Settings, params: dict[str, str]) -> Any:
     from aliyunsdkcore.request import CommonRequest
 
-    endpoint = settings.cdn_endpoint
-    scheme, _, host = endpoint.rpartition("://")
+    from tagship.aliyun import endpoint_parts, protocol_type
+
+    scheme, host = endpoint_parts(settings.cdn_endpoint)
     req = CommonRequest(domain=host, version=VERSION, action_name="RefreshObjectCaches")
     req.set_method("POST")
-    req.set_protocol_type(scheme or "https")
+    req.set_protocol_type(protocol_type(scheme))
     for k, v in params.items():
         req.add_query_param(k, v)
     return req
 
 
 def client(settings: Settings) -> Any:
-    from aliyunsdkcore.auth.credentials import AccessKeyCredential, StsTokenCredential
-    from aliyunsdkcore.client import AcsClient
+    from tagship.aliyun import openapi_client  # the step's own key and STS token, never the environment's
 
-    ak, sk = settings.access_key_id.get_secret_value(), settings.access_key_secret.get_secret_value()
-    cred = StsTokenCredential(ak, sk, settings.security_token.get_secret_value()) if settings.security_token \
-        else AccessKeyCredential(ak, sk)
-    return AcsClient(region_id=settings.region or "cn-hangzhou", credential=cred, auto_retry=False,
-                     connect_timeout=10, timeout=30)
+    return openapi_client(settings.access_key_id, settings.access_key_secret, settings.region or "cn-hangzhou",
+                          security_token=settings.security_token, timeout=30, connect_timeout=10)
 
 
 def _transient(exc: BaseException) -> bool:

@@ -20,6 +20,7 @@ from typing import Any
 import oss2
 
 from tagship import log
+from tagship.paths import state_dir
 
 from .plan import LocalFile
 from .remote import Remote
@@ -71,7 +72,7 @@ class Job:
 
 def checkpoint_path(workspace: Path, bucket: str, key: str) -> Path:
     name = hashlib.sha1(f"{bucket}\n{key}".encode()).hexdigest()
-    return workspace / CHECKPOINT_DIR / f"{name}.json"
+    return state_dir(workspace, create=False) / CHECKPOINT_DIR.name / f"{name}.json"
 
 
 def _load(remote: Remote, path: Path, f: LocalFile, part_size: int) -> dict | None:
@@ -126,16 +127,33 @@ def prepare(remote: Remote, workspace: Path, f: LocalFile, forbid: bool) -> Job:
 
 
 def _list_parts(remote: Remote, key: str, upload_id: str) -> dict[int, str]:
-    out: dict[int, str] = {}
+    return {p.part_number: p.etag.strip('"').upper() for p in list_parts(remote, key, upload_id)}
+
+
+def list_parts(remote: Remote, key: str, upload_id: str) -> list[Any]:
+    """Every part the server holds for an upload (ListParts pages of 1000): oss2 PartInfo objects."""
+    out: list[Any] = []
     marker = ""
     while True:
         page = remote.request("ListParts", f"list parts {key}", remote.bucket.list_parts, key, upload_id,
                               marker=marker, max_parts=1000)
-        for p in page.parts:
-            out[p.part_number] = p.etag.strip('"').upper()
+        out.extend(page.parts)
         if not page.is_truncated:
             return out
         marker = page.next_marker
+
+
+def checkpointed_uploads(workspace: Path, bucket: str) -> set[str]:
+    """The upload IDs the checkpoints in this workspace can resume."""
+    ids = set()
+    for path in (workspace / CHECKPOINT_DIR).glob("*.json"):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("bucket") == bucket and data.get("upload_id"):
+            ids.add(str(data["upload_id"]))
+    return ids
 
 
 def upload_part(remote: Remote, job: Job, number: int) -> int:

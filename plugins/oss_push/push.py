@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from tagship import log
 from tagship.errors import PluginError, SettingsError
+from tagship.paths import confine
 from tagship.retry import RetryStats
 
 from . import local, multipart, plan
@@ -22,8 +23,7 @@ CRC_HINT = ("Aliyun OSS sends it: check for a proxy between you and the endpoint
 
 
 def _source(settings: Settings, workspace: Path) -> Path:
-    root = (workspace / settings.source).resolve() if not Path(settings.source).is_absolute() \
-        else Path(settings.source)
+    root = confine(workspace, settings.source, "PLUGIN_SOURCE", allow=settings.allow_outside_workspace).resolve()
     if not root.is_dir():
         raise SettingsError(f"PLUGIN_SOURCE: {settings.source!r} is not a directory (under {workspace})")
     return root
@@ -71,7 +71,7 @@ def push(settings: Settings, run: Any) -> dict[str, Any]:
     rem = remote_mod.Remote(settings, stats)
     result = run.result   # filled as we go, so a failed run's JSON still says what happened
     result.update({"bucket": settings.bucket, "dest": settings.dest, "uploaded": 0, "replaced": 0, "skipped": 0,
-                   "deleted": 0, "bytes": 0, "requests": 0, "retries": 0, "manifest": None,
+                   "deleted": 0, "bytes": 0, "requests": 0, "retries": 0, "manifest": None, "aborted_uploads": 0,
                    "signing": sign.version, "region": sign.region})
     try:
         _publish(settings, run, rem, files, payloads, result, started)
@@ -81,7 +81,8 @@ def push(settings: Settings, run: Any) -> dict[str, Any]:
                                          f"{result['bytes']:,} bytes"),
                             ("skipped", result["skipped"]), ("deleted", result["deleted"]),
                             ("requests", f"{result['requests']} ({result['retries']} retries)"),
-                            ("manifest", result["manifest"] or "not written")])
+                            ("manifest", result["manifest"] or "not written"),
+                            ("stale uploads aborted", result["aborted_uploads"])])
     return result
 
 
@@ -135,12 +136,13 @@ def _publish(settings: Settings, run: Any, rem: Any, files: list[plan.LocalFile]
         if r.md5 and r.md5 != f.md5:
             f.md5, f.size = r.md5, r.size
     manifest_written = False
+    own_uploads: set[str] = set()
     try:
         if p.changes and old_manifest is not None:
             run.pending = "the manifest (the prefix is marked incomplete while it changes)"
             rem.delete_key(settings.manifest_key)
         run.pending = f"{len(p.transfers)} uploads, then the manifest"
-        etags.update(_upload(settings, run.workspace, rem, p.transfers, payloads, result))
+        etags.update(_upload(settings, run.workspace, rem, p.transfers, payloads, result, own_uploads))
         result["uploaded"], result["replaced"] = len(p.transfers), len(p.replace)
         if settings.verify and p.transfers:
             _verify(rem, prefix, p.transfers, etags)
@@ -161,6 +163,13 @@ def _publish(settings: Settings, run: Any, rem: Any, files: list[plan.LocalFile]
         raise remote_mod.fail("publishing", exc) from None
     except remote_mod.CrcMissing as exc:
         raise PluginError(f"{exc}; the manifest was not written", hint=CRC_HINT) from None
+    if settings.abort_stale_uploads and (p.changes or manifest_written):
+        # a killed run leaves this prefix without a current manifest, so the run after it always writes here;
+        # a run that changed nothing costs no extra request
+        from . import cleanup
+
+        result["aborted_uploads"] = cleanup.abort_stale(rem, run.workspace, prefix, own_uploads,
+                                                        time.monotonic() - started, settings.stale_upload_age)
     if settings.cdn_refresh != "off" and p.changes:
         from . import cdn
 
@@ -170,11 +179,12 @@ def _publish(settings: Settings, run: Any, rem: Any, files: list[plan.LocalFile]
 
 
 def _upload(settings: Settings, workspace: Path, rem: Any, todo: list[plan.LocalFile], payloads: dict[str, bytes],
-            result: dict[str, Any]) -> dict[str, str]:
+            result: dict[str, Any], own_uploads: set[str]) -> dict[str, str]:
     """Upload with one bounded pool: small files and the parts of big files are tasks of the same pool."""
     forbid = not settings.overwrite
     etags: dict[str, str] = {}
     jobs = [multipart.prepare(rem, workspace, f, forbid) for f in todo if f.multipart]
+    own_uploads.update(job.upload_id for job in jobs)
     total = sum(f.size for f in todo)
     failures: list[tuple[str, BaseException]] = []
     pool = ThreadPoolExecutor(settings.concurrency)

@@ -17,7 +17,7 @@ from typing import Any, Callable, TypeVar
 import oss2
 import requests
 
-from tagship import log
+from tagship import deadline, log
 from tagship.errors import PluginError
 from tagship.retry import RetryPolicy, RetryStats, call
 
@@ -57,7 +57,7 @@ class TokenBucket:
                     self.tokens -= 1
                     return
                 wait = (1 - self.tokens) / self.rate
-            time.sleep(wait)
+            deadline.sleep(wait, "waiting for the max_qps rate limit")
 
 
 def is_transient(exc: BaseException) -> bool:

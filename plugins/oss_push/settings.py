@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ByteSize, ConfigDict, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ByteSize, ConfigDict, field_validator, model_validator
 
 from tagship.settings import Duration, JsonList, Kind, PluginSettings, StrList, StrMap, setting
+from tagship.validators import AccessKey, BaseUrl, Region, normalise_url
 
 Size = Annotated[ByteSize, Kind("size")]
 
@@ -45,14 +46,14 @@ class Settings(PluginSettings):
                                  "no scheme is given) or http://127.0.0.1:9000 for a local endpoint.",
                             aliases=["OSS_ENDPOINT"])
     bucket: str = setting(help="The OSS bucket.", aliases=["OSS_BUCKET"])
-    access_key_id: SecretStr = setting(help="AccessKey ID (or an STS temporary one).",
+    access_key_id: AccessKey = setting(help="AccessKey ID (or an STS temporary one).",
                                        aliases=["ALIYUN_ACCESS_KEY_ID", "OSS_ACCESS_KEY_ID"])
-    access_key_secret: SecretStr = setting(help="AccessKey secret.",
+    access_key_secret: AccessKey = setting(help="AccessKey secret.",
                                            aliases=["ALIYUN_ACCESS_KEY_SECRET", "OSS_ACCESS_KEY_SECRET"])
-    security_token: SecretStr | None = setting(None, help="STS security token, with temporary credentials.",
+    security_token: AccessKey | None = setting(None, help="STS security token, with temporary credentials.",
                                                aliases=["ALIYUN_SECURITY_TOKEN", "OSS_SECURITY_TOKEN",
                                                         "OSS_SESSION_TOKEN"])
-    region: str | None = setting(None, help="Region such as cn-shanghai, the scope of V4 signatures. Unset: read "
+    region: Region | None = setting(None, help="Region such as cn-shanghai, the scope of V4 signatures. Unset: read "
                                             "from an Aliyun endpoint (oss-cn-shanghai.aliyuncs.com → cn-shanghai).",
                                  aliases=["OSS_REGION"])
     signature: Literal["auto", "v1", "v4"] = setting(
@@ -83,7 +84,8 @@ class Settings(PluginSettings):
     part_size: Size = setting("8MiB", help="Multipart part size (100KiB..5GiB).")
     max_retries: int = setting(5, help="Retries per request on transient errors (connection, timeout, 5xx, "
                                        "throttling, CRC mismatch); 4xx are never retried.", ge=0, le=20)
-    max_qps: float = setting(0, help="Cap on requests per second across all threads (0 = no cap).", ge=0)
+    max_qps: float = setting(0, help="Cap on requests per second across all threads (0 = no cap, else at "
+                                     "least 0.1).", ge=0)
     timeout: Duration = setting("60s", help="Connect timeout per request (90s, 2m or seconds).", gt=0)
     overwrite: bool = setting(False, help="Replace existing objects whose content differs. When false, such "
                                           "an object is an error and uploads use x-oss-forbid-overwrite.")
@@ -94,21 +96,37 @@ class Settings(PluginSettings):
     verify: bool = setting(True, help="Re-list dest after uploading and check sizes and ETags; an answer without "
                                       "the CRC-64 header (x-oss-hash-crc64ecma) is then an error (false: a warning, "
                                       "and Content-MD5 is the only check).")
+    abort_stale_uploads: bool = setting(True, help="After a publish that changed dest, abort multipart uploads under "
+                                                   "dest that no checkpoint in this workspace can resume, that were "
+                                                   "not active since this run started and are idle for "
+                                                   "stale_upload_age (a killed run's parts are billed forever).")
+    stale_upload_age: Duration = setting("1h", help="How long a multipart upload under dest must have been idle "
+                                                    "before abort_stale_uploads aborts it (0 = any idle since "
+                                                    "before this run started).", ge=0)
     cdn_refresh: Literal["off", "files", "directory"] = setting(
         "off", help="After publishing, refresh Aliyun CDN caches: the changed files' URLs, or dest as a directory.")
-    cdn_url: str | None = setting(None, help="CDN base URL that maps to the bucket root, e.g. "
+    cdn_url: BaseUrl | None = setting(None, help="CDN base URL that maps to the bucket root, e.g. "
                                              "https://static.example.com (needed for cdn_refresh).")
     cdn_endpoint: str = setting("cdn.aliyuncs.com", help="Aliyun CDN OpenAPI endpoint (host or URL).")
 
     @field_validator("endpoint")
     @classmethod
     def _endpoint(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if not value:
+        if not value.strip():
             raise ValueError("an OSS endpoint such as oss-cn-shanghai.aliyuncs.com")
-        if "://" in value and not value.startswith(("http://", "https://")):
-            raise ValueError("an http:// or https:// URL or a bare host name")
-        return value if "://" in value else "https://" + value
+        return normalise_url(value)
+
+    @field_validator("cdn_endpoint")
+    @classmethod
+    def _cdn_endpoint(cls, value: str) -> str:
+        return normalise_url(value)
+
+    @field_validator("max_qps")
+    @classmethod
+    def _max_qps(cls, value: float) -> float:
+        if 0 < value < 0.1:  # a tiny cap would sleep for days between requests
+            raise ValueError("0 (no cap) or at least 0.1 requests per second")
+        return value
 
     @field_validator("bucket")
     @classmethod

@@ -13,6 +13,7 @@ from typing import Any
 
 from tagship import log, mask, proc
 from tagship.errors import PluginError, SettingsError
+from tagship.paths import confine
 from tagship.retry import RetryPolicy, RetryStats
 
 from . import buildrun, plan
@@ -61,7 +62,7 @@ def dests_of(s: Settings, aliyun_login: tuple[str, str] | None = None) -> list[D
 def _read(path: Path) -> str | None:
     try:
         return path.read_text()
-    except OSError:
+    except (OSError, ValueError):  # missing, a directory, or not UTF-8
         return None
 
 
@@ -93,6 +94,9 @@ def run(s: Settings, r: Any) -> dict[str, Any]:
     from . import engine
 
     ws = r.workspace
+    for env, value in (("PLUGIN_DOCKERFILE", s.dockerfile), ("PLUGIN_CONTEXT", s.context),
+                       ("PLUGIN_TAGS_FILE", s.tags_file)):
+        confine(ws, value, env, allow=s.allow_outside_workspace)
     for t in s.registries:
         r.secret(t.password)
     dests = dests_of(s)                          # settings problems first, then the AccessKey exchange

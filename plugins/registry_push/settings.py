@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, model_validator
 
+from tagship.validators import AccessKey, ApiUrl, DockerHost, Region
 from tagship.settings import Duration, JsonList, Kind, PluginSettings, StrList, StrMap, setting
 
 
@@ -80,14 +81,14 @@ class Settings(PluginSettings):
     ca_cert: str = setting("", help="CA file for reading manifests back over HTTPS (default: "
                            "/etc/docker/certs.d/<registry>/ca.crt when present, else the system CAs).")
     # --- Aliyun preset
-    region: str = setting("", help="Aliyun region for `registry: aliyun` (e.g. cn-hangzhou).")
+    region: Region = setting("", help="Aliyun region for `registry: aliyun` (e.g. cn-hangzhou).")
     network: Literal["public", "vpc"] = setting("public", help="Aliyun registry endpoint: public or vpc.")
     instance_id: str = setting("", help="Aliyun Container Registry Enterprise instance id (cri-…).")
-    access_key_id: SecretStr | None = setting(None, help="Aliyun AccessKey id, exchanged for a temporary "
+    access_key_id: AccessKey | None = setting(None, help="Aliyun AccessKey id, exchanged for a temporary "
                                               "registry login.", aliases=["ALIYUN_ACCESS_KEY_ID"])
-    access_key_secret: SecretStr | None = setting(None, help="Aliyun AccessKey secret.",
+    access_key_secret: AccessKey | None = setting(None, help="Aliyun AccessKey secret.",
                                                   aliases=["ALIYUN_ACCESS_KEY_SECRET"])
-    api_endpoint: str = setting("", help="Container Registry API address (default https://cr.<region>.aliyuncs.com;"
+    api_endpoint: ApiUrl = setting("", help="Container Registry API address (default https://cr.<region>.aliyuncs.com;"
                                 " a VPC endpoint, a proxy, or the local double in tests).",
                                aliases=["PLUGIN_ALIYUN_API_ENDPOINT"])
     # --- tags
@@ -143,7 +144,7 @@ class Settings(PluginSettings):
     # --- engine
     daemon: Literal["host", "dind"] = setting("host", help="host: DOCKER_HOST or the mounted socket; dind: "
                                               "start dockerd in this container (needs privileged: true).")
-    docker_host: str = setting("", help="Docker engine address (default DOCKER_HOST, else the local socket).")
+    docker_host: DockerHost = setting("", help="Docker engine address (default DOCKER_HOST, else the local socket).")
     mirror: str = setting("", help="dind: registry mirror.", aliases=["DOCKER_PLUGIN_MIRROR"])
     storage_driver: str = setting("", help="dind: storage driver.")
     storage_path: str = setting("", help="dind: dockerd's data root — mount a volume there (default: a temporary "

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tagship import log
+from tagship.paths import confine, state_dir
 from tagship.errors import PluginError
 from tagship.runtime import Run
 from tagship.versions import Version, VersionError, describe, docker_tags, parse, strip_prefix
@@ -116,6 +117,10 @@ def run_bump(s: Settings, run: Run) -> dict[str, Any]:
     if s.dry_run:
         run.write_files = False
     _preflight(s, ws)
+    for env, value in (("PLUGIN_VERSION_FILE", s.version_file), ("PLUGIN_TAGS_FILE", s.tags_file)):
+        confine(ws, value, env, allow=s.allow_outside_workspace)
+    if not s.dry_run:
+        state_dir(ws, create=False)  # .tagship/version.env: never through a symlink out of the workspace
     releases, head, remote = _releases(s, run, ws)
     version, source = _choose(s, run, ws, releases, head, remote)
     log.info(f"version {version.text} (from {source})")
@@ -146,7 +151,8 @@ def run_bump(s: Settings, run: Run) -> dict[str, Any]:
 
     previous = plan.previous_release(version, releases)
     current = s.current_version or (previous.version.text if previous else None)
-    edits = file_edits.plan_edits(ws, s.files, current, version.public) if s.files else []
+    edits = file_edits.plan_edits(ws, s.files, current, version.public, s.allow_outside_workspace) \
+        if s.files else []
     for edit in edits:
         log.info(f"{edit.shown}: {edit.note}")
 

@@ -79,7 +79,8 @@ def edit_text(text: str, rule: FileRule, current: str | None, new: str) -> tuple
     raise ValueError(f"{search!r} is not in the file")
 
 
-def plan_edits(workspace: Path, rules: Sequence[FileRule | str], current: str | None, new: str) -> list[Edit]:
+def plan_edits(workspace: Path, rules: Sequence[FileRule | str], current: str | None, new: str,
+               allow_outside: bool = False) -> list[Edit]:
     """Work out every edit; one PluginError listing every file that cannot be edited (nothing written)."""
     root = workspace.resolve()
     edits: list[Edit] = []
@@ -88,7 +89,7 @@ def plan_edits(workspace: Path, rules: Sequence[FileRule | str], current: str | 
         rule = FileRule(path=rule) if isinstance(rule, str) else rule
         shown = rule.path
         path = (root / shown).resolve()
-        if not path.is_relative_to(root):
+        if not path.is_relative_to(root) and not allow_outside:
             problems.append(f"{shown}: outside the workspace")
             continue
         try:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, model_validator
 
 from tagship.settings import Kind, PluginSettings, StrList, setting
+from tagship.validators import load_json
 
 
 class FileRule(BaseModel):
@@ -31,10 +31,7 @@ def _files(value: Any) -> Any:
         if not text:
             return []
         if text[0] in "[{":
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"a JSON array or map (it does not parse: {exc.msg})") from None
+            value = load_json(text)
         else:
             return [item.strip() for item in text.split(",") if item.strip()]
     return [value] if isinstance(value, dict) else value

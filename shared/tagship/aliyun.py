@@ -7,7 +7,7 @@ and its logger is silenced (it would print server errors unmasked to stderr).
 ``api_endpoint`` (a setting in cs-deploy and registry-push) overrides the address the SDK talks to:
 ``https://cs-vpc.cn-beijing.aliyuncs.com``, ``cs.cn-beijing.aliyuncs.com`` (https is implied) or, for the
 local doubles, ``http://127.0.0.1:PORT``. The SDK is pointed at it with ``CommonRequest(domain="host:port")``
-and ``set_protocol_type(scheme)``; nothing else changes (signatures do not cover the host).
+and ``set_protocol_type(protocol_type(scheme))`` (the SDK's own constant); nothing else changes (signatures do not cover the host).
 """
 
 from __future__ import annotations
@@ -39,18 +39,32 @@ _TRANSIENT_CODES = {"Throttling", "Throttling.User", "Throttling.Api", "ServiceU
 def openapi_client(access_key_id: Any, access_key_secret: Any, region: str, *, security_token: Any = None,
                    timeout: float = 15, connect_timeout: float = 5) -> Any:
     """An ``AcsClient`` for the AccessKey (str or SecretStr); the secret (and token) are registered for
-    masking. With ``security_token`` it signs as an STS session."""
+    masking. With ``security_token`` it signs as an STS session.
+
+    The signer is set from these values explicitly: given only ``credential=``, the SDK prefers
+    ``ALIYUN_ACCESS_KEY_ID``/``_SECRET`` from the environment (and drops the STS token); the step's
+    settings always win."""
+    from aliyunsdkcore.auth.credentials import AccessKeyCredential, StsTokenCredential
+    from aliyunsdkcore.auth.signers.access_key_signer import AccessKeySigner
+    from aliyunsdkcore.auth.signers.sts_token_signer import StsTokenSigner
     from aliyunsdkcore.client import AcsClient
 
     ak, secret, token = (_plain(v) for v in (access_key_id, access_key_secret, security_token))
     for value in (secret, token):
         mask.register(value)
     _quiet_sdk()
-    if token:
-        from aliyunsdkcore.auth.credentials import StsTokenCredential
-        return AcsClient(region_id=region, credential=StsTokenCredential(ak, secret, token), auto_retry=False,
-                         timeout=timeout, connect_timeout=connect_timeout)
-    return AcsClient(ak, secret, region, auto_retry=False, timeout=timeout, connect_timeout=connect_timeout)
+    client = AcsClient(ak, secret, region, auto_retry=False, timeout=timeout, connect_timeout=connect_timeout)
+    client._signer = StsTokenSigner(StsTokenCredential(ak, secret, token)) if token \
+        else AccessKeySigner(AccessKeyCredential(ak, secret))
+    return client
+
+
+def protocol_type(scheme: str) -> str:
+    """The SDK's own protocol constant: it turns TLS on only when ``protocol is PT.HTTPS`` (identity, so
+    an equal string from ``urlsplit`` would mean plain HTTP)."""
+    from aliyunsdkcore.http import protocol_type as PT
+
+    return PT.HTTPS if scheme.lower() == "https" else PT.HTTP
 
 
 def endpoint_parts(endpoint: str) -> tuple[str, str]:
@@ -59,7 +73,12 @@ def endpoint_parts(endpoint: str) -> tuple[str, str]:
     text = endpoint.strip()
     if "://" not in text:
         text = "https://" + text
-    parts = urllib.parse.urlsplit(text)
+    scheme, _, rest = text.partition("://")
+    try:
+        parts = urllib.parse.urlsplit(f"{scheme.lower()}://{rest}")
+        parts.port
+    except ValueError:
+        parts = urllib.parse.urlsplit("")
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
         raise PluginError(f"api endpoint {endpoint!r} is not an address such as https://cs.cn-hangzhou.aliyuncs.com",
                           hint="set PLUGIN_API_ENDPOINT to a scheme and host (and port), no path")
@@ -81,10 +100,10 @@ def roa(client: Any, method: str, path: str, version: str, *, endpoint: str, que
     from aliyunsdkcore.request import CommonRequest
 
     def once() -> dict:
-        protocol, domain = endpoint_parts(endpoint)
+        scheme, domain = endpoint_parts(endpoint)
         req = CommonRequest(domain=domain, version=version, uri_pattern=path)
         req.set_method(method.upper())
-        req.set_protocol_type(protocol)
+        req.set_protocol_type(protocol_type(scheme))
         req.set_accept_format("JSON")
         for k, v in (query or {}).items():
             req.add_query_param(k, v)
@@ -103,10 +122,10 @@ def rpc(client: Any, action: str, version: str, *, endpoint: str, params: dict[s
     from aliyunsdkcore.request import CommonRequest
 
     def once() -> dict:
-        protocol, domain = endpoint_parts(endpoint)
+        scheme, domain = endpoint_parts(endpoint)
         req = CommonRequest(domain=domain, version=version, action_name=action)
         req.set_method(method.upper())
-        req.set_protocol_type(protocol)
+        req.set_protocol_type(protocol_type(scheme))
         req.set_accept_format("JSON")
         for k, v in (params or {}).items():
             req.add_query_param(k, v)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Mapping
 
@@ -83,8 +84,8 @@ def load_context(environ: Mapping[str, str] | None = None) -> DroneContext:
                 break
     if "workspace" not in data:
         data["workspace"] = os.getcwd()
-    if data.get("build_created") and not str(data["build_created"]).isdigit():
-        data.pop("build_created")
+    if data.get("build_created") and not re.fullmatch(r"[0-9]{1,18}", str(data["build_created"])):
+        data.pop("build_created")  # not Unix seconds in ASCII digits (isdigit() takes '²' and '٣'): ignored
     data["semver"] = {k: env[k] for k in _SEMVER if env.get(k)}
     if env.get("DRONE") == "true" or env.get("CI") == "drone":
         data["system"] = "drone"

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Iterator, Sequence, TextIO
 
 from .mask import mask
+from .text import escape
 
 _lock = threading.Lock()
 _state = {"debug": False, "stream": None}
@@ -48,15 +49,17 @@ def _console():
 
 
 def emit(level: str, message: str) -> None:
-    text = mask(message)
+    # masked, then every control character but the line break escaped (a value cannot forge colours,
+    # carriage returns or undecodable bytes); each line of a message gets its own stamp
+    text = escape(mask(message), keep="\n")
     with _lock:
         out = _stream()
         if is_tty():
-            from rich.markup import escape
+            from rich.markup import escape as markup_escape
 
             style = _STYLE.get(level, "")
             label = f"[{style}]{level:5}[/]" if style else f"{level:5}"
-            _console().print(f"{label} {escape(text)}")
+            _console().print(f"{label} {markup_escape(text)}")
         else:
             stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
             for line in text.splitlines() or [""]:
@@ -91,7 +94,7 @@ def debug(message: str) -> None:
 
 def table(title: str, rows: Sequence[tuple[str, object]]) -> None:
     """A two-column block: a run's summary, a plan."""
-    rows = [(mask(k), mask(v)) for k, v in rows]
+    rows = [(escape(mask(k)), escape(mask(v))) for k, v in rows]
     with _lock:
         if is_tty():
             from rich.table import Table
@@ -105,7 +108,7 @@ def table(title: str, rows: Sequence[tuple[str, object]]) -> None:
         else:
             out = _stream()
             width = max((len(k) for k, _ in rows), default=0)
-            out.write(f"── {mask(title)}\n")
+            out.write(f"── {escape(mask(title))}\n")
             for k, v in rows:
                 out.write(f"   {k.ljust(width)}  {v}\n")
             out.flush()

@@ -1,5 +1,12 @@
 """Secret masking: every value registered here is replaced by ``******`` in all output.
 
+A secret is matched in every form it takes in output: as is, JSON-escaped, JSON-escaped twice (JSON
+inside a JSON string), Python ``repr``, log-escaped (:mod:`tagship.text`) and URL-quoted; a lone surrogate
+(a non-UTF-8 byte in the environment) is quoted as its raw byte. Values shorter than :data:`MIN_SECRET`
+characters are not masked (they would turn the whole log into ``******`` soup): a secret setting that
+short is refused with exit 2 by the entry wrapper. :func:`mask_data` masks every string of a result
+before it is serialized.
+
 Settings typed ``SecretStr`` are registered by the entry wrapper; values learnt at run time (a fetched token,
 a build-arg that looks secret) are registered with :func:`register`. :class:`StreamMasker` masks a stream
 delivered in chunks, holding back a tail that could be the start of a secret split across two chunks.
@@ -14,14 +21,26 @@ import threading
 import urllib.parse
 from typing import Any
 
+from .text import escape
+
 MASK = "******"
+MIN_SECRET = 4
+
+
+def _json_inner(value: str, ascii: bool = True) -> str:
+    return json.dumps(value, ensure_ascii=ascii)[1:-1]
 
 
 def _variants(value: str) -> set[str]:
-    """The forms a secret takes in output: as is, JSON-escaped, URL-quoted."""
-    forms = {value, json.dumps(value)[1:-1], urllib.parse.quote(value, safe=""),
-             urllib.parse.quote_plus(value)}
-    return {f for f in forms if f}
+    """The forms a secret takes in output."""
+    forms = {value, escape(value), repr(value)[1:-1]}
+    for ascii in (True, False):
+        once = _json_inner(value, ascii)
+        forms |= {once, _json_inner(once, ascii), _json_inner(_json_inner(once, ascii), ascii)}
+    for quote in (urllib.parse.quote, urllib.parse.quote_plus):
+        quoted = quote(value, safe="", errors="surrogateescape")
+        forms |= {quoted, re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), quoted)}
+    return {f for f in forms if len(f) >= MIN_SECRET}
 
 
 class Masker:
@@ -38,7 +57,7 @@ class Masker:
         if hasattr(value, "get_secret_value"):
             value = value.get_secret_value()
         value = str(value)
-        if not value.strip():
+        if len(value.strip()) < MIN_SECRET:
             return
         with self._lock:
             new = _variants(value) - self._secrets
@@ -55,7 +74,8 @@ class Masker:
             password = password.get_secret_value()
         if password:
             self.register(password)
-            self.register(base64.b64encode(f"{username}:{password}".encode()).decode())
+            raw = f"{username}:{password}".encode("utf-8", "surrogateescape")
+            self.register(base64.b64encode(raw).decode())
 
     def clear(self) -> None:
         with self._lock:
@@ -92,6 +112,18 @@ def register(value: Any) -> None:
 
 def mask(text: Any) -> str:
     return MASKER.mask(text)
+
+
+def mask_data(data: Any, masker: Masker | None = None) -> Any:
+    """``data`` (dicts, lists, strings, numbers) with every string masked, keys included."""
+    masker = masker or MASKER
+    if isinstance(data, str):
+        return masker.mask(data)
+    if isinstance(data, dict):
+        return {mask_data(k, masker) if isinstance(k, str) else k: mask_data(v, masker) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [mask_data(v, masker) for v in data]
+    return data
 
 
 class StreamMasker:

@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from . import log
+from . import deadline, log
 from .errors import PluginError
 from .mask import mask
 
@@ -21,6 +21,7 @@ def run(cmd: Sequence[str], *, cwd: str | Path | None = None, env: Mapping[str, 
     a missing program is returned as exit 127 rather than raised.
     """
     log.debug("$ " + " ".join(cmd))  # log masks it
+    timeout = deadline.bound(timeout)  # no subprocess outlives PLUGIN_DEADLINE
     try:
         proc = subprocess.run(list(cmd), cwd=cwd, env=dict(env) if env is not None else None, text=True,
                               capture_output=True, timeout=timeout, input=input)

@@ -8,11 +8,15 @@ import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
-from .mask import mask
+from .mask import mask, mask_data
+from .paths import state_dir
 
 
 def _dump(data: Any) -> str:
-    return mask(json.dumps(data, indent=2, sort_keys=False, default=str)) + "\n"
+    # masked before serializing (a secret inside a string that is itself JSON is escaped twice once dumped),
+    # and after (anything default=str turned into text)
+    data = mask_data(json.loads(json.dumps(data, default=str)))
+    return mask(json.dumps(data, indent=2, sort_keys=False)) + "\n"
 
 
 def write_json(path: Path, data: Any) -> Path:
@@ -27,7 +31,7 @@ def write_json(path: Path, data: Any) -> Path:
 
 
 def write_result(workspace: Path, plugin: str, data: Any) -> Path:
-    return write_json(Path(workspace) / ".tagship" / f"{plugin}.json", data)
+    return write_json(state_dir(workspace) / f"{plugin}.json", data)
 
 
 def read_result(workspace: Path, plugin: str) -> dict[str, Any] | None:

@@ -1,5 +1,8 @@
 """One retry policy for every plugin: exponential backoff with full jitter, a cap on attempts and a
 total deadline, and a predicate that says which errors are transient. Built on tenacity.
+
+The policy's deadline is cut to what is left of the run's (``PLUGIN_DEADLINE``, :mod:`tagship.deadline`),
+and a backoff that would pass it is not slept: the step fails at once.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from typing import Any, Callable, TypeVar
 
 import tenacity
 
+from . import deadline as run_deadline
 from . import log
 from .mask import mask
 
@@ -55,12 +59,18 @@ def retrying(is_transient: Callable[[BaseException], bool], policy: RetryPolicy 
         log.warn(f"{what} failed (attempt {state.attempt_number}/{policy.attempts}), retrying in "
                  f"{wait:.1f}s: {mask(describe(exc) if exc is not None else 'no error')}")
 
+    budget = run_deadline.bound(policy.deadline)
+    sleep = policy.sleep
+    if sleep is time.sleep:
+        def sleep(seconds: float) -> None:
+            run_deadline.sleep(seconds, f"{what} (retry)")
+
     return tenacity.Retrying(
-        stop=tenacity.stop_after_attempt(policy.attempts) | tenacity.stop_after_delay(policy.deadline),
+        stop=tenacity.stop_after_attempt(policy.attempts) | tenacity.stop_after_delay(budget),
         wait=tenacity.wait_random_exponential(multiplier=policy.base, max=policy.cap),
         retry=tenacity.retry_if_exception(is_transient),
         before_sleep=before_sleep,
-        sleep=policy.sleep,
+        sleep=sleep,
         reraise=True,
     )
 

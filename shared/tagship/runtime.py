@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from . import __version__, log, mask
+from . import __version__, deadline, log, mask
 from .context import DroneContext, load_context
 from .errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, PluginError, SettingsError, SkipRest
 from .results import write_card, write_result
 from .schema import render_help
 from .settings import PluginSettings, load_settings, renamed_settings, unknown_settings
+from .text import escape, one_line
 
 
 class Interrupted(BaseException):
@@ -81,23 +82,34 @@ def run_plugin(plugin: str, summary: str, settings_cls: type[PluginSettings], ma
                   f"(see {plugin} --help)", file=sys.stderr)
             return EXIT_USAGE
 
-    ctx = load_context(environ)
-    try:
+    import os
+    env = os.environ if environ is None else environ
+    try:  # the start of a run is inside the error handling too: a hostile value is never a traceback
+        ctx = load_context(environ)
         settings, source = load_settings(settings_cls, environ)
     except SettingsError as exc:
         for secret in _raw_secrets(settings_cls, environ):
             mask.register(secret)
         for line in exc.problems:
-            log.error(line)
+            log.error(one_line(line))
+        for line in unknown_settings(settings_cls, env):  # the did-you-mean helps most here
+            log.warn(one_line(line))
+        return EXIT_USAGE
+    except Exception as exc:  # noqa: BLE001 - e.g. a DRONE_* value the context cannot take
+        for secret in _raw_secrets(settings_cls, environ):
+            mask.register(secret)
+        log.error(one_line(f"could not read the build context or settings: {type(exc).__name__}: {exc}"))
         return EXIT_USAGE
     for secret in settings.secret_values():
         mask.register(secret)
     log.configure(debug=debug or settings.debug)
-    import os
+    deadline.start(settings.deadline)
+    if env.get("DRONE_BUILD_CREATED") and ctx.build_created is None:
+        log.warn("DRONE_BUILD_CREATED is not Unix seconds in ASCII digits; ignored")
     for line in renamed_settings(settings_cls, source):
-        log.note(line)
-    for line in unknown_settings(settings_cls, os.environ if environ is None else environ):
-        log.warn(line)
+        log.note(one_line(line))
+    for line in unknown_settings(settings_cls, env):
+        log.warn(one_line(line))
 
     run = Run(plugin=plugin, ctx=ctx, settings=settings)
     old = {s: signal.signal(s, _handle_signal) for s in (signal.SIGTERM, signal.SIGINT)}
@@ -112,7 +124,7 @@ def run_plugin(plugin: str, summary: str, settings_cls: type[PluginSettings], ma
     except SettingsError as exc:
         status, code, message = "bad-settings", EXIT_USAGE, str(exc)
         for line in exc.problems:
-            log.error(line)
+            log.error(one_line(line))
     except PluginError as exc:
         status, code, message = "failed", EXIT_FAILED, exc.message
         log.error(exc.message)
@@ -126,8 +138,8 @@ def run_plugin(plugin: str, summary: str, settings_cls: type[PluginSettings], ma
         status, code, message = "interrupted", 128 + exc.signum, f"stopped by {exc}"
         log.error(f"stopped by {exc}" + (f"; left undone: {run.pending}" if run.pending else ""))
     except Exception as exc:  # an internal error: no bare traceback unless --debug
-        status, code, message = "failed", EXIT_FAILED, f"{type(exc).__name__}: {exc}"
-        log.error(f"internal error: {type(exc).__name__}: {exc}" +
+        status, code, message = "failed", EXIT_FAILED, escape(f"{type(exc).__name__}: {exc}")
+        log.error(f"internal error: {message}" +
                   ("" if log.debug_enabled() else " (run with PLUGIN_DEBUG=true for the traceback)"))
         if log.debug_enabled():
             log.debug(traceback.format_exc())
@@ -164,5 +176,5 @@ def _finish(run: Run, status: str, code: int, message: str | None) -> None:
         write_result(run.workspace, run.plugin, data)
         if run.ctx.card_path:
             write_card(run.ctx.card_path, run.plugin, status, rows)
-    except OSError as exc:
+    except (OSError, PluginError) as exc:
         log.warn(f"could not write the result file: {exc}")

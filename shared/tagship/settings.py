@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -22,6 +23,9 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .errors import SettingsError
+from .mask import MIN_SECRET
+from .text import one_line, shown as _quoted
+from .validators import load_json
 
 PREFIX = "PLUGIN_"
 
@@ -39,10 +43,7 @@ def _csv_list(value: Any) -> Any:
         if not text:
             return []
         if text.startswith("["):
-            try:
-                return json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"a JSON array (it does not parse: {exc.msg})") from None
+            return load_json(text)
         return [item.strip() for item in text.split(",") if item.strip()]
     return value
 
@@ -52,10 +53,7 @@ def _json(value: Any) -> Any:
         text = value.strip()
         if not text:
             return None
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"JSON (it does not parse: {exc.msg})") from None
+        return load_json(text)
     return value
 
 
@@ -84,17 +82,24 @@ _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
 
 def parse_duration(value: Any) -> float:
     """Seconds from ``90``, ``90s``, ``1.5m``, ``1h30m``, ``500ms`` (Go's syntax, as drone-helm3 accepts)."""
+    expected = "a duration such as 90s, 10m, 1h30m or a number of seconds"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise ValueError(expected)
         return float(value)
     text = str(value).strip().lower()
+    if len(text) > 64:
+        raise ValueError(expected)
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
-        pass
-    parts = _DURATION.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise ValueError("a duration such as 90s, 10m, 1h30m or a number of seconds")
-    return sum(float(n) * _UNITS[u] for n, u in parts)
+        parts = _DURATION.findall(text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            raise ValueError(expected) from None
+        seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+    if not math.isfinite(seconds) or seconds > 366 * 86400:
+        raise ValueError(expected + " (at most a year)")
+    return seconds
 
 
 def _duration(value: Any) -> Any:
@@ -130,9 +135,16 @@ def env_names(name: str, field: FieldInfo) -> list[str]:
     return [PREFIX + name.upper(), *extra.get("env_aliases", [])]
 
 
+def _is_secret_type(ann: Any) -> bool:
+    if ann is SecretStr:
+        return True
+    if getattr(ann, "__metadata__", None) is not None:  # Annotated[SecretStr, ...]
+        return _is_secret_type(ann.__origin__)
+    return any(_is_secret_type(a) for a in getattr(ann, "__args__", None) or ())
+
+
 def is_secret(field: FieldInfo) -> bool:
-    ann = field.annotation
-    return ann is SecretStr or (getattr(ann, "__args__", None) is not None and SecretStr in ann.__args__)
+    return _is_secret_type(field.annotation)
 
 
 def _norm(key: str) -> str:
@@ -145,12 +157,27 @@ class DroneEnvSource(PydanticBaseSettingsSource):
     def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str] | None = None):
         super().__init__(settings_cls)
         env = os.environ if environ is None else environ
-        self.env = {_norm(k): v for k, v in env.items()}
+        self.env: dict[str, str] = {}
+        self.spellings: dict[str, list[str]] = {}
+        for key in sorted(env):
+            self.env[_norm(key)] = env[key]
+            self.spellings.setdefault(_norm(key), []).append(key)
+        self.raw = env
         self.origin: dict[str, str] = {}
+        self.conflicts: list[str] = []
+
+    def _conflict(self, norm: str, field_name: str) -> None:
+        names = self.spellings.get(norm, [])
+        if len({self.raw[n] for n in names}) > 1:
+            line = (f"{' and '.join(names)}: two spellings of one setting ({field_name}) with different "
+                    f"values; set it once")
+            if line not in self.conflicts:
+                self.conflicts.append(line)
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         for name in env_names(field_name, field):  # an empty value counts as not set
             if self.env.get(_norm(name), "").strip():
+                self._conflict(_norm(name), field_name)
                 return self.env[_norm(name)], name, False
         return None, field_name, False
 
@@ -167,10 +194,15 @@ class DroneEnvSource(PydanticBaseSettingsSource):
 class PluginSettings(BaseSettings):
     """Base of every plugin's settings model; common settings live here."""
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, validate_default=True)
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, validate_default=True,
+                                      allow_inf_nan=False)
 
     dry_run: bool = setting(False, help="Print the full plan and change nothing remote.")
     debug: bool = setting(False, help="More detail in the log (still masked), tracebacks on internal errors.")
+    deadline: Duration = setting("1h", help="Budget for the whole step: retries, rate-limit waits and "
+                                 "subprocesses end by then, and the step fails (exit 1).", gt=0)
+    allow_outside_workspace: bool = setting(False, help="Allow file settings to name paths outside the "
+                                            "workspace (after following symlinks); by default that is exit 2.")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
@@ -185,10 +217,21 @@ class PluginSettings(BaseSettings):
 
 
 def _shown(value: Any, secret: bool) -> str:
-    if secret:
-        return "******"
-    text = str(value)
-    return repr(text if len(text) <= 60 else text[:57] + "...")
+    return "******" if secret else _quoted(value)
+
+
+def _is_map(field: FieldInfo) -> bool:
+    """A map or JSON setting: its value can hold secrets (build args, environment), so it is never echoed."""
+    kinds = [m.name for m in field.metadata if isinstance(m, Kind)]
+    origin = getattr(field.annotation, "__origin__", None)
+    return origin is dict or any(k in ("map", "json", "list of maps") for k in kinds)
+
+
+def _typo_of(env: str, source: "DroneEnvSource", known: set[str]) -> str:
+    """A set ``PLUGIN_*`` variable that no setting reads and that looks like ``env`` mistyped."""
+    unknown = sorted(n for n in source.env if n.startswith(PREFIX) and n not in known)
+    close = difflib.get_close_matches(_norm(env), unknown, n=1, cutoff=0.75)
+    return f"; {source.spellings[close[0]][0]} is set: a typo?" if close else ""
 
 
 _EXPECTED = {
@@ -228,13 +271,21 @@ def format_errors(cls: type[PluginSettings], exc: ValidationError, source: Drone
             lines.append(text[0].upper() + text[1:] if named else f"settings: {text}")
             continue
         env = source.origin.get(name, PREFIX + name.upper())
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc[1:])
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{_quoted(p)[1:-1]}" for p in loc[1:])
         if err.get("type") == "missing" and len(loc) == 1:
-            lines.append(f"{env}: required ({field.description or name}), not set")
+            known = {_norm(n) for f_name, f in cls.model_fields.items() for n in env_names(f_name, f)}
+            lines.append(f"{env}: required ({field.description or name}), not set{_typo_of(env, source, known)}")
             continue
         given = source.env.get(_norm(env))
         extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
         hidden = is_secret(field) or bool(extra.get("holds_secrets"))
+        if given is not None and _is_map(field) and not hidden:  # never echoed: a map can hold secrets
+            if err.get("type") == "missing":
+                lines.append(f"{env}{where}: required, missing (the value is not shown: a map can hold secrets)")
+            else:
+                lines.append(f"{env}{where}: expected {_expected(err)} (the value is not shown: a map can "
+                             f"hold secrets)")
+            continue
         shown = _shown(given, hidden) if given is not None else "nothing"
         if err.get("type") == "missing":
             lines.append(f"{env}{where}: required, missing in {shown}")
@@ -271,7 +322,21 @@ def load_settings(cls: type[PluginSettings], environ: Mapping[str, str] | None =
                   ) -> tuple[PluginSettings, DroneEnvSource]:
     """Validate ``cls`` from the environment; raise :class:`SettingsError` with one line per problem."""
     source = DroneEnvSource(cls, environ)
+    data = source()
     try:
-        return cls.model_validate(source()), source
+        settings = cls.model_validate(data)
     except ValidationError as exc:
-        raise SettingsError(format_errors(cls, exc, source)) from None
+        raise SettingsError([one_line(line) for line in source.conflicts + format_errors(cls, exc, source)]) \
+            from None
+    except RecursionError:  # a validator went too deep (should not happen: JSON depth is bounded)
+        raise SettingsError("settings: nested too deeply") from None
+    problems = list(source.conflicts)
+    for name, field in cls.model_fields.items():
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr) and 0 < len(value.get_secret_value().strip()) < MIN_SECRET:
+            env = source.origin.get(name, PREFIX + name.upper())
+            problems.append(f"{env}: a secret of at least {MIN_SECRET} characters (a shorter one cannot be "
+                            f"masked in logs without hiding ordinary words)")
+    if problems:
+        raise SettingsError([one_line(line) for line in problems])
+    return settings, source

@@ -1,8 +1,9 @@
 """Multipart upload operations of ``tagship oss-server``: InitiateMultipartUpload, UploadPart,
-CompleteMultipartUpload (ETag = MD5 of the parts' binary MD5s + "-N"), AbortMultipartUpload, ListParts."""
+UploadPartCopy, CompleteMultipartUpload (ETag = MD5 of the parts' binary MD5s + "-N"), AbortMultipartUpload, ListParts."""
 from __future__ import annotations
 
-from urllib.parse import quote
+import re
+from urllib.parse import quote, unquote
 from xml.etree import ElementTree as ET
 
 from .proto import (Request, Response, _int_param, bad, base64, forbid_overwrite, iso_date, object_meta_from,
@@ -41,6 +42,43 @@ def upload_part(store: Store, req: Request) -> Response:
     part = store.put_part(req.bucket, req.key, p["uploadId"], number, body)
     return Response(200, {"ETag": f'"{part["etag"]}"', "x-oss-hash-crc64ecma": part["crc64"],
                           "Content-MD5": base64.b64encode(bytes.fromhex(part["md5"])).decode()})
+
+
+def upload_part_copy(store: Store, req: Request) -> Response:
+    """UploadPartCopy: the part's bytes come from ``x-oss-copy-source`` (``/bucket/key``, URL-encoded key),
+    optionally only ``x-oss-copy-source-range: bytes=a-b``."""
+    p = req.params
+    try:
+        number = int(p["partNumber"])
+    except ValueError:
+        number = 0
+    read_all(req)
+    store.upload(req.bucket, req.key, p["uploadId"])
+    src_bucket, _, src_key = unquote(req.headers["x-oss-copy-source"]).lstrip("/").partition("/")
+    meta, f = store.open(src_bucket, src_key)
+    with f:
+        start, length = 0, meta["size"]
+        rng = req.headers.get("x-oss-copy-source-range")
+        if rng:
+            m = re.fullmatch(r"bytes=(\d+)-(\d*)", rng.strip())
+            first, last = (int(m.group(1)), int(m.group(2) or meta["size"] - 1)) if m else (0, -1)
+            if not m or first > last or last >= meta["size"]:
+                raise bad("InvalidArgument", "The range specified is invalid.", ArgumentName="x-oss-copy-source-range",
+                          ArgumentValue=rng)
+            start, length = first, last - first + 1
+        f.seek(start)
+        body = store.new_body(req.bucket)
+        while length > 0 and (chunk := f.read(min(length, 1 << 20))):
+            body.write(chunk)
+            length -= len(chunk)
+    part = store.put_part(req.bucket, req.key, p["uploadId"], number, body)
+
+    def build(el: ET.Element) -> None:
+        sub(el, "LastModified", iso_date(part["last_modified"]))
+        sub(el, "ETag", f'"{part["etag"]}"')
+    resp = xml_response("CopyPartResult", build)
+    resp.headers.update({"ETag": f'"{part["etag"]}"', "x-oss-hash-crc64ecma": part["crc64"]})
+    return resp
 
 
 def complete_upload(store: Store, req: Request) -> Response:

@@ -1,22 +1,28 @@
 """The OSS operations of ``tagship oss-server``: request in, (status, headers, body) out.
 
 Shapes follow Aliyun's API reference (PutObject, GetObject, HeadObject, GetObjectMeta, DeleteObject,
-CopyObject, Get/PutObjectAcl, DeleteMultipleObjects, ListObjects, ListObjectsV2, InitiateMultipartUpload, UploadPart,
-CompleteMultipartUpload, AbortMultipartUpload, ListParts, PutBucket, GetBucketInfo, ListBuckets).
+CopyObject, Get/PutObjectAcl, DeleteMultipleObjects); listings and buckets are in ``listing``, multipart
+uploads in ``multipart``; ``router`` names the operation, ``dispatch`` here runs it.
 """
 from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from email.utils import parsedate_to_datetime
 from typing import Callable
 from urllib.parse import quote, unquote
 from xml.etree import ElementTree as ET
 
-from . import multipart as mp
-from .proto import (OWNER_ID, Request, Response, _int_param, bad, binascii, forbid_overwrite, http_date, iso_date,
-                        object_headers, object_meta_from, parse_xml, read_all, receive, sub, xml_response)
-from .store import Store, decode_token, encode_token
+from . import listing, multipart as mp
+from .proto import (OWNER_ID, Request, Response, bad, forbid_overwrite, http_date, iso_date, object_headers,
+                    object_meta_from, parse_xml, read_all, receive, sub, xml_response)
+from .store import Store
+
+
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_PARK = 0xF0000
+_UNPARK = {_PARK + c: c for c in range(32)}
 
 
 # ---------------------------------------------------------------- object operations
@@ -100,8 +106,8 @@ def parse_range(value: str, size: int) -> tuple[int, int] | None:
 
 def check_conditions(headers: dict[str, str], meta: dict) -> None:
     """If-Match / If-None-Match (ETag) and If-Modified-Since / If-Unmodified-Since, as GetObject documents."""
-    etag = f'"{meta["etag"]}"'
-    tags = lambda v: [t.strip() for t in v.split(",")]  # noqa: E731
+    etag = meta["etag"].upper()
+    tags = lambda v: [t.strip().strip('"').upper() for t in v.split(",")]  # noqa: E731 (quoted or bare)
     since = lambda v: parsedate_to_datetime(v).timestamp()  # noqa: E731
     try:
         if "if-match" in headers and etag not in tags(headers["if-match"]) and headers["if-match"] != "*":
@@ -164,8 +170,9 @@ def delete_multiple(store: Store, req: Request) -> Response:
     if "content-md5" in req.headers:
         if base64.b64encode(hashlib.md5(data).digest()).decode() != req.headers["content-md5"]:
             raise bad("InvalidDigest", "The Content-MD5 you specified was invalid.", EC="0017-00000503")
-    root = parse_xml(data)
-    keys = [k.text or "" for k in root.iterfind("Object/Key")]
+    # OSS accepts a key with a control character, which XML 1.0 cannot carry: park them in private-use code points
+    root = parse_xml(_CONTROL.sub(lambda m: chr(_PARK + m.group()[0]).encode(), data))
+    keys = [(k.text or "").translate(_UNPARK) for k in root.iterfind("Object/Key")]
     if root.tag != "Delete" or not keys:
         raise bad("MalformedXML", "The XML you provided was not well-formed or did not validate against our "
                   "published schema.")
@@ -187,156 +194,25 @@ def delete_multiple(store: Store, req: Request) -> Response:
 
 
 
-# ---------------------------------------------------------------- listing
-def _list_common(el: ET.Element, objects: list[dict], prefixes: list[str], enc: Callable[[str], str],
-                 owner: bool) -> None:
-    for meta in objects:
-        c = sub(el, "Contents")
-        sub(c, "Key", enc(meta["key"]))
-        sub(c, "LastModified", iso_date(meta["last_modified"]))
-        sub(c, "ETag", f'"{meta["etag"]}"')
-        sub(c, "Type", meta["type"])
-        sub(c, "Size", meta["size"])
-        sub(c, "StorageClass", meta["storage_class"])
-        if owner:
-            o = sub(c, "Owner")
-            sub(o, "ID", OWNER_ID)
-            sub(o, "DisplayName", OWNER_ID)
-    for prefix in prefixes:
-        sub(sub(el, "CommonPrefixes"), "Prefix", enc(prefix))
-
-
-def list_objects(store: Store, req: Request) -> Response:
-    p = req.params
-    v2 = p.get("list-type") == "2"
-    if "list-type" in p and not v2:
-        raise bad("InvalidArgument", "list-type must be 2.", ArgumentName="list-type")
-    if p.get("encoding-type") not in (None, "", "url"):
-        raise bad("InvalidArgument", "The encoding type must be url.", ArgumentName="encoding-type")
-    url = p.get("encoding-type") == "url"
-    enc = (lambda s: quote(s, safe="")) if url else (lambda s: s)
-    prefix, delimiter = p.get("prefix", ""), p.get("delimiter", "")
-    max_keys = _int_param(p, "max-keys", 100, 0, 1000)
-    token = p.get("continuation-token", "") if v2 else ""
-    after = p.get("start-after", "") if v2 else p.get("marker", "")
-    skip = not v2 and bool(delimiter) and after.endswith(delimiter)  # a V1 marker may be a common prefix
-    if token:
-        try:
-            after, skip = decode_token(token)
-        except (ValueError, UnicodeDecodeError, binascii.Error):
-            raise bad("InvalidArgument", "The continuation token provided is incorrect.",
-                      ArgumentName="continuation-token") from None
-    objects, prefixes, nxt = store.list_page(req.bucket, prefix, delimiter, after, max_keys, skip)
-
-    def build(el: ET.Element) -> None:
-        sub(el, "Name", req.bucket)
-        sub(el, "Prefix", enc(prefix))
-        if v2:
-            if "start-after" in p:
-                sub(el, "StartAfter", enc(p["start-after"]))
-            if token:
-                sub(el, "ContinuationToken", token)
-        else:
-            sub(el, "Marker", enc(p.get("marker", "")))
-        sub(el, "MaxKeys", max_keys)
-        sub(el, "Delimiter", enc(delimiter))
-        if url:
-            sub(el, "EncodingType", "url")
-        sub(el, "IsTruncated", "true" if nxt else "false")
-        if nxt and v2:
-            sub(el, "NextContinuationToken", encode_token(nxt, bool(prefixes) and nxt == prefixes[-1]))
-        elif nxt:
-            sub(el, "NextMarker", enc(nxt))
-        if v2:
-            sub(el, "KeyCount", len(objects) + len(prefixes))
-        _list_common(el, objects, prefixes, enc, owner=not v2 or p.get("fetch-owner") == "true")
-    return xml_response("ListBucketResult", build)
-
-
-# ---------------------------------------------------------------- buckets
-def put_bucket(store: Store, req: Request, region: str) -> Response:
-    read_all(req)
-    acl = req.headers.get("x-oss-acl", "private")
-    if not store.create_bucket(req.bucket, region, acl):
-        raise bad("BucketAlreadyExists", "The requested bucket name is not available.", status=409)
-    return Response(200, {"Location": f"/{req.bucket}"})
-
-
-def get_bucket_info(store: Store, req: Request, region: str) -> Response:
-    info = store.bucket(req.bucket).info
-
-    def build(el: ET.Element) -> None:
-        b = sub(el, "Bucket")
-        sub(b, "CreationDate", iso_date(info["created"]))
-        sub(b, "ExtranetEndpoint", req.host)
-        sub(b, "IntranetEndpoint", req.host)
-        sub(b, "Location", f"oss-{info.get('region') or region}")
-        sub(b, "Name", req.bucket)
-        sub(b, "StorageClass", info.get("storage_class", "Standard"))
-        o = sub(b, "Owner")
-        sub(o, "DisplayName", OWNER_ID)
-        sub(o, "ID", OWNER_ID)
-        sub(sub(b, "AccessControlList"), "Grant", info.get("acl", "private"))
-    return xml_response("BucketInfo", build)
-
-
-def list_buckets(store: Store, req: Request, region: str) -> Response:
-    def build(el: ET.Element) -> None:
-        o = sub(el, "Owner")
-        sub(o, "ID", OWNER_ID)
-        sub(o, "DisplayName", OWNER_ID)
-        bs = sub(el, "Buckets")
-        for name in store.bucket_names():
-            info, b = store.bucket(name).info, sub(bs, "Bucket")
-            sub(b, "CreationDate", iso_date(info["created"]))
-            sub(b, "ExtranetEndpoint", req.host)
-            sub(b, "IntranetEndpoint", req.host)
-            sub(b, "Location", f"oss-{info.get('region') or region}")
-            sub(b, "Name", name)
-            sub(b, "Region", info.get("region") or region)
-            sub(b, "StorageClass", info.get("storage_class", "Standard"))
-    return xml_response("ListAllMyBucketsResult", build)
-
-
-def route(req: Request) -> str:
-    """The operation name for a request (used for dispatch and for the stats counters)."""
-    p, m = req.params, req.method
-    if not req.bucket:
-        return "ListBuckets" if m == "GET" else "NotImplemented"
-    if not req.key:
-        if m == "GET":
-            return "GetBucketInfo" if "bucketInfo" in p else ("ListObjectsV2" if p.get("list-type") == "2"
-                                                              else "ListObjects")
-        return {"POST": "DeleteMultipleObjects" if "delete" in p else "NotImplemented",
-                "PUT": "PutBucket"}.get(m, "NotImplemented")
-    if "acl" in p and m in ("GET", "PUT"):
-        return m.title() + "ObjectAcl"
-    if m == "PUT":
-        return "UploadPart" if "uploadId" in p and "partNumber" in p else (
-            "CopyObject" if "x-oss-copy-source" in req.headers else "PutObject")
-    if m == "GET":
-        return "ListParts" if "uploadId" in p else ("GetObjectMeta" if "objectMeta" in p else "GetObject")
-    if m == "HEAD":
-        return "GetObjectMeta" if "objectMeta" in p else "HeadObject"
-    if m == "DELETE":
-        return "AbortMultipartUpload" if "uploadId" in p else "DeleteObject"
-    if m == "POST":
-        return "InitiateMultipartUpload" if "uploads" in p else (
-            "CompleteMultipartUpload" if "uploadId" in p else "NotImplemented")
-    return "NotImplemented"
+HANDLERS: dict[str, Callable[[Store, Request], Response]] = {
+    "PutObject": put_object, "CopyObject": copy_object, "GetObjectAcl": object_acl, "PutObjectAcl": object_acl,
+    "HeadObject": lambda s, r: get_object(s, r, head=True), "GetObject": get_object,
+    "GetObjectMeta": get_object_meta, "DeleteObject": delete_object, "DeleteMultipleObjects": delete_multiple,
+    "ListObjects": listing.list_objects, "ListObjectsV2": listing.list_objects,
+    "ListMultipartUploads": listing.list_multipart_uploads, "DeleteBucket": listing.delete_bucket,
+    "InitiateMultipartUpload": mp.initiate_upload, "UploadPart": mp.upload_part,
+    "UploadPartCopy": mp.upload_part_copy, "CompleteMultipartUpload": mp.complete_upload,
+    "AbortMultipartUpload": mp.abort_upload, "ListParts": mp.list_parts,
+}
+REGIONAL = {"PutBucket": listing.put_bucket, "GetBucketInfo": listing.get_bucket_info,
+            "ListBuckets": listing.list_buckets}
 
 
 def dispatch(op: str, store: Store, req: Request, region: str) -> Response:
-    simple = {"PutObject": put_object, "CopyObject": copy_object, "GetObjectAcl": object_acl,
-              "PutObjectAcl": object_acl, "HeadObject": lambda s, r: get_object(s, r, head=True),
-              "GetObject": get_object, "GetObjectMeta": get_object_meta, "DeleteObject": delete_object,
-              "DeleteMultipleObjects": delete_multiple, "ListObjects": list_objects, "ListObjectsV2": list_objects,
-              "InitiateMultipartUpload": mp.initiate_upload, "UploadPart": mp.upload_part,
-              "CompleteMultipartUpload": mp.complete_upload, "AbortMultipartUpload": mp.abort_upload,
-              "ListParts": mp.list_parts}
-    if op in simple:
-        return simple[op](store, req)
-    regional = {"PutBucket": put_bucket, "GetBucketInfo": get_bucket_info, "ListBuckets": list_buckets}
-    if op in regional:
-        return regional[op](store, req, region)
-    raise bad("NotImplemented", "This operation is not implemented by tagship oss-server.", status=501)
+    """Run operation ``op`` (a name from ``router.route``); anything else is 501 NotImplemented."""
+    if op in HANDLERS:
+        return HANDLERS[op](store, req)
+    if op in REGIONAL:
+        return REGIONAL[op](store, req, region)
+    raise bad("NotImplemented", "A header or a sub-resource you provided implies functionality that is not "
+              "implemented.", status=501)

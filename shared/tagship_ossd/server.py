@@ -1,6 +1,7 @@
 """``tagship oss-server``: a local Aliyun OSS endpoint for tests, benchmarks and the demo.
 
-It verifies V1 and V4 request signatures (``oss_sig``), keeps objects on disk (``oss_store``), answers the
+It verifies V1 and V4 request signatures (``sig``), keeps objects on disk (``store``), names each request's operation
+with a table (``router``; anything not in it is 501 NotImplemented), answers the
 object, listing and multipart operations as OSS does (``oss_ops``) and can inject faults (``oss_faults``).
 Control endpoints under ``/_tagship/`` (loopback clients only, no signature): ``stats``, ``reset-stats``,
 ``faults`` (GET the settings, POST a JSON object to change them), ``health``.
@@ -30,7 +31,7 @@ from urllib.parse import parse_qsl, unquote
 
 import crcmod
 
-from . import ops as oss_ops, proto as oss_proto
+from . import ops as oss_ops, proto as oss_proto, router, wire
 from .faults import CRC_KINDS, KINDS, RANDOM_KINDS, Faults, Stats
 from .sig import AuthError, Credential, verify
 from .store import Store, StoreError
@@ -64,6 +65,7 @@ class Handler(BaseHTTPRequestHandler):
         headers: dict[str, str] = {}
         for k, v in self.headers.items():
             k = k.lower()
+            v = wire.decode_header(v)
             headers[k] = f"{headers[k]},{v}" if k in headers else v
         request_id = uuid.uuid4().hex[:24].upper()
         try:
@@ -82,7 +84,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_error(400, "object name is not valid UTF-8")
         query = parse_qsl(qs, keep_blank_values=True)
         req = oss_proto.Request(self.command, bucket, key, query, headers, body.chunks, host)
-        op = oss_ops.route(req)
+        self.request_headers = headers
+        op = router.route(req)
         host_id = f"{bucket}.{host}" if bucket and not host.startswith(bucket + ".") else host
         fault = srv.faults.pick(op)
         if srv.faults.latency_ms:
@@ -112,19 +115,15 @@ class Handler(BaseHTTPRequestHandler):
                 fault = None if fault in CRC_KINDS else fault
         except (AuthError, StoreError) as e:
             code, fault = e.code, None if fault in CRC_KINDS else fault
-            err = oss_proto.error_body(e.code, e.message, request_id, host_id, e.extra)
-            resp = oss_proto.Response(e.status, {"Content-Type": "application/xml"}, err)
-            if "EC" in e.extra:
-                resp.headers["x-oss-ec"] = e.extra["EC"]
+            resp = wire.error_response(self.command, e.status, e.code, e.message, request_id, host_id, e.extra)
         except (ConnectionError, socket.timeout):
             self.close_connection = True
             return
         except Exception:  # a bug here: answer as OSS would, keep serving
             traceback.print_exc(file=sys.stderr)
             code = "InternalError"
-            err = oss_proto.error_body(code, "We encountered an internal error. Please try again.", request_id,
-                                       host_id, {})
-            resp = oss_proto.Response(500, {"Content-Type": "application/xml"}, err)
+            resp = wire.error_response(self.command, 500, code, "We encountered an internal error. Please try again.",
+                                       request_id, host_id, {})
         try:
             body.drain()
         except (ConnectionError, ValueError):
@@ -153,15 +152,27 @@ class Handler(BaseHTTPRequestHandler):
         length = len(resp.body) + (resp.length if resp.stream is not None or self.command == "HEAD" else 0)
         if resp.status == 304 or (self.command == "HEAD" and resp.status >= 300):
             length, resp.body = 0, b""
-        headers = {"Content-Length": str(length), "Connection": "close" if self.close_connection else "keep-alive",
+        gzip = wire.wants_gzip(self.command, self.request_headers, resp)
+        framing = {"Transfer-Encoding": "chunked", "Content-Encoding": "gzip"} if gzip else {
+            "Content-Length": str(length)}
+        headers = {**framing, "Connection": "close" if self.close_connection else "keep-alive",
                    "x-oss-request-id": request_id, **resp.headers}
+        if gzip:
+            headers.pop("Content-MD5", None)
         for k, v in headers.items():
-            self.send_header(k, v)
+            self.send_header(k, wire.encode_header(str(v)))
         self.end_headers()
         if self.command == "HEAD":
             return 0
         sent = 0
         try:
+            if gzip:
+                for chunk in wire.gzip_chunks(resp.stream, resp.length):
+                    if chunk:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        sent += len(chunk)
+                self.wfile.write(b"0\r\n\r\n")
+                return sent
             if resp.body:
                 self.wfile.write(resp.body)
                 sent += len(resp.body)

@@ -10,7 +10,7 @@ V1::
                                  + Date + "\\n" + CanonicalizedOSSHeaders + CanonicalizedResource))
 
   CanonicalizedOSSHeaders: every ``x-oss-*`` header, name lower-cased, sorted, ``name:value\\n`` (spaces around
-  the value trimmed). CanonicalizedResource: ``/bucket/key`` with the raw (not URL-encoded) key, or ``/bucket/``
+  the value trimmed). Date is the ``x-oss-date`` header when sent, else ``Date``. CanonicalizedResource: ``/bucket/key`` with the raw (not URL-encoded) key, or ``/bucket/``
   or ``/``, then the *signed sub-resources* present in the query, sorted, ``?a&b=v`` (a value only if non-empty).
 
 V4::
@@ -99,7 +99,8 @@ def canonical_resource(bucket: str, key: str, query: Query) -> str:
 
 def v1_string_to_sign(method: str, headers: Mapping[str, str], bucket: str, key: str, query: Query) -> str:
     h = {k.lower(): v for k, v in headers.items()}
-    return (f"{method}\n{h.get('content-md5', '')}\n{h.get('content-type', '')}\n{h.get('date', '')}\n"
+    date = h.get("x-oss-date") or h.get("date", "")  # "when both are present, x-oss-date wins" (V1 document)
+    return (f"{method}\n{h.get('content-md5', '')}\n{h.get('content-type', '')}\n{date}\n"
             + canonical_oss_headers(h) + canonical_resource(bucket, key, query))
 
 
@@ -210,7 +211,7 @@ def verify(method: str, headers: Mapping[str, str], bucket: str, key: str, query
             raise AuthError(400, "InvalidArgument", "Authorization header is invalid.")
         cred = _lookup(credentials, ak, headers)
         try:
-            when = parsedate_to_datetime(headers.get("date", ""))
+            when = parsedate_to_datetime(headers.get("x-oss-date") or headers.get("date", ""))  # x-oss-date wins
         except (TypeError, ValueError):
             raise AuthError(403, "AccessDenied", "OSS authentication requires a valid Date.") from None
         _check_skew(when if when.tzinfo else when.replace(tzinfo=timezone.utc), now)
@@ -236,8 +237,8 @@ def verify(method: str, headers: Mapping[str, str], bucket: str, key: str, query
         if stamp[:8] != date:
             raise AuthError(400, "InvalidArgument", "Invalid signing date in Authorization header.")
         if sign_region != region:
-            raise AuthError(400, "InvalidArgument", f"Invalid signing region in Authorization header, "
-                                                    f"expected {region}.")
+            raise AuthError(400, "InvalidArgument", "Invalid signing region in Authorization header.",
+                            EC="0002-00000226")
         _check_skew(when, now)
         if "x-oss-content-sha256" not in headers:
             raise AuthError(400, "InvalidArgument", "x-oss-content-sha256 is required for V4 signature.")

@@ -131,6 +131,16 @@ class Store:
             self._load_bucket(path, info)
             return True
 
+    def delete_bucket(self, name: str) -> None:
+        with self.lock:
+            b = self.bucket(name)
+            if b.index or b.uploads:
+                raise StoreError(409, "BucketNotEmpty", "The bucket you tried to delete is not empty.", BucketName=name)
+            del self.buckets[name]
+            gone = b.root.with_name(f".deleted-{name}-{uuid.uuid4().hex[:8]}")
+            os.replace(b.root, gone)
+        shutil.rmtree(gone, ignore_errors=True)
+
     def bucket(self, name: str) -> _Bucket:
         b = self.buckets.get(name)
         if b is None:

@@ -17,7 +17,8 @@ VARS = {"TAG": "1.4.0", "EMPTY": "", "PORT": "8080", "N": "3"}
     ("${MISSING:-fallback}", "fallback"),
     ("${EMPTY:-fallback}", "fallback"),
     ("${EMPTY-fallback}", ""),
-    ("${MISSING-x${TAG}}", "x1.4.0"),
+    ("${MISSING-x${TAG}}", "x${TAG}"),      # docker/cli: a default is taken as written, up to the first }
+        ("${PW:-$2y$05$abc}", "$2y$05$abc"),    # a bcrypt hash as a default (docker keeps it)
     ("${TAG:+set}", "set"),
     ("${EMPTY:+set}", ""),
     ("${MISSING+set}", ""),
@@ -90,3 +91,18 @@ def test_unreadable_files_are_exit_2(tmp_path, content, message):
         render.load(path)
     with pytest.raises(SettingsError, match="cannot read"):
         render.load(tmp_path / "missing.yml")
+
+
+def test_values_are_cast_after_substitution_as_docker_does():
+    raw = {"services": {"a": {"image": "x", "read_only": "${RO}", "tty": "${T}",
+                              "deploy": {"replicas": "${R}", "restart_policy": {"max_attempts": "${R}"}},
+                              "secrets": [{"source": "s", "mode": "${M}"}]}},
+           "secrets": {"s": {"external": "${EXT}"}}}
+    out = render.interpolate(raw, {"RO": "true", "T": "yes", "R": "2", "M": "0440", "EXT": "on"})
+    svc = out["services"]["a"]
+    assert svc["read_only"] is True and svc["tty"] is True and svc["deploy"]["replicas"] == 2
+    assert svc["deploy"]["restart_policy"]["max_attempts"] == 2
+    assert svc["secrets"][0]["mode"] == 440          # docker's strconv.Atoi: decimal, as `docker stack config` shows
+    assert out["secrets"]["s"]["external"] is True
+    with pytest.raises(SettingsError, match="services.a.read_only: 'maybe' is not a boolean"):
+        render.interpolate(raw, {"RO": "maybe", "T": "yes", "R": "2", "M": "1", "EXT": "on"})

@@ -35,7 +35,7 @@ def test_defaults_for_swarm():
     ({"PLUGIN_STACK": "s", "PLUGIN_BACKEND": "k8s"}, "PLUGIN_BACKEND: expected one of"),
     ({"PLUGIN_STACK": "s", "PLUGIN_BACKEND": "aliyun-cs"}, "PLUGIN_ACCESS_KEY_ID: required with backend aliyun-cs"),
     ({"PLUGIN_STACK": "s", "PLUGIN_TIMEOUT": "5q"}, "PLUGIN_TIMEOUT: expected a duration"),
-    ({"PLUGIN_STACK": "s", "PLUGIN_TLS_CERT": "x"}, "PLUGIN_TLS_CERT: tls_cert and tls_key go together"),
+    ({"PLUGIN_STACK": "s", "PLUGIN_TLS_CERT": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----"}, "PLUGIN_TLS_CERT: tls_cert and tls_key go together"),
     ({"PLUGIN_STACK": "s", "PLUGIN_REGISTRY_PASSWORD": "SENTINEL-pw"}, "PLUGIN_REGISTRY_USERNAME: required"),
     ({"PLUGIN_STACK": "s", "PLUGIN_LINT": "loud"}, "PLUGIN_LINT: expected one of"),
 ])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cs_deploy import plan, swarm_spec
+from cs_deploy import plan, swarm_objects, swarm_spec
 from cs_deploy.swarm_spec import HASH_LABEL, IMAGE_LABEL, NAMESPACE
 
 D1 = "sha256:" + "1" * 64
@@ -13,7 +13,8 @@ D1 = "sha256:" + "1" * 64
 
 def spec_for(svc, name="web", stack="shop", image=None):
     want = plan.service_wants({"services": {name: svc}}, {name: image or svc["image"]})[name]
-    return swarm_spec.service_spec(stack, want, {"default": f"{stack}_default", "back": "shop_back"},
+    objs = swarm_objects.table({"networks": {"back": None}}, stack)
+    return swarm_spec.service_spec(stack, want, objs,
                                    {"conf": ("", "shop_conf_abcd1234")}, {"key": ("", "shop_key_ffff0000")})
 
 
@@ -81,7 +82,7 @@ def test_current_view_round_trips_what_we_submit():
     svc = {"image": "a:1", "environment": {"A": "1"}, "ports": ["8080:80"],
            "deploy": {"replicas": 2, "update_config": {"order": "start-first", "delay": "2s"}}}
     want = plan.service_wants({"services": {"web": svc}}, {})["web"]
-    spec = swarm_spec.service_spec("shop", want, {"default": "shop_default"}, {}, {})
+    spec = swarm_spec.service_spec("shop", want, swarm_objects.table({}, "shop"), {}, {})
     spec["UpdateConfig"]["MaxFailureRatio"] = 0     # the engine fills it in
     view = swarm_spec.current_view("web", spec)
     assert view.update_config == swarm_spec.want_update_view(want)

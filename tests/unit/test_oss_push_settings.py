@@ -28,11 +28,11 @@ def test_seed_step_unchanged():
 
 
 def test_secret_aliases_and_v4():
-    env = {"OSS_ACCESS_KEY_ID": "id", "ALIYUN_ACCESS_KEY_SECRET": "sk", "PLUGIN_ENDPOINT": "http://127.0.0.1:9",
-           "PLUGIN_BUCKET": "site", "PLUGIN_REGION": "cn-hangzhou", "PLUGIN_SECURITY_TOKEN": "tok"}
+    env = {"OSS_ACCESS_KEY_ID": "id-1", "ALIYUN_ACCESS_KEY_SECRET": "sk-1", "PLUGIN_ENDPOINT": "http://127.0.0.1:9",
+           "PLUGIN_BUCKET": "site", "PLUGIN_REGION": "cn-hangzhou", "PLUGIN_SECURITY_TOKEN": "tok-1"}
     s, _ = load_settings(Settings, env)
-    assert s.access_key_id.get_secret_value() == "id" and s.region == "cn-hangzhou"
-    assert s.security_token.get_secret_value() == "tok"
+    assert s.access_key_id.get_secret_value() == "id-1" and s.region == "cn-hangzhou"
+    assert s.security_token.get_secret_value() == "tok-1"
 
 
 def test_lists_maps_and_sizes():

@@ -34,7 +34,7 @@ def load(**env):
         ({"extra_tags": "ok,bad/tag"}, "PLUGIN_EXTRA_TAGS: not a valid docker tag: bad/tag"),
         ({"tags_suffix": "linux/amd64"}, "PLUGIN_TAGS_SUFFIX: 'linux/amd64' cannot be part of a docker tag"),
         ({"files": '[{"path": "a", "serach": "x"}]'}, "PLUGIN_FILES[0].serach: expected no such key"),
-        ({"files": "[1"}, "PLUGIN_FILES: expected a JSON array or map"),
+        ({"files": "[1"}, "PLUGIN_FILES: expected JSON (it does not parse"),
     ],
 )
 def test_bad_settings_one_line_naming_the_variable(env, line):
