@@ -4,6 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# make testbed CLUSTER=3: also the multi-node swarm (scripts/cluster.sh); make test brings up 3 nodes by default
 
 .PHONY: venv testbed test unit demo images docs docs-check lint bench clean
 
@@ -16,11 +17,12 @@ $(BIN)/tagship: pyproject.toml
 venv: $(BIN)/tagship
 
 testbed: venv            ## dockerd, registries, swarm, skopeo, base images (idempotent)
-	bash scripts/testbed.sh up
+	bash scripts/testbed.sh up $(if $(strip $(CLUSTER)),--cluster $(strip $(CLUSTER)))
 
 unit: venv               ## the pure tests only (no engine)
 	$(BIN)/pytest -q tests/unit $(PYTEST_ARGS)
 
+test: CLUSTER ?= 3
 test: testbed            ## everything: unit, integration (real engine, registry, swarm, local OSS), e2e
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 

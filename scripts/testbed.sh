@@ -3,7 +3,9 @@
 # skopeo, and locally made base images (no Docker Hub here).
 #
 #   bash scripts/testbed.sh up          idempotent; fast when already up
-#   bash scripts/testbed.sh down        stop the registries (dockerd and swarm stay)
+#   bash scripts/testbed.sh up --cluster 3   also a 3-node swarm in network namespaces (scripts/cluster.sh)
+#   bash scripts/testbed.sh cluster CMD ...  scripts/cluster.sh CMD (stop-node N, start-node N, status, down...)
+#   bash scripts/testbed.sh down        stop the registries and remove the cluster (dockerd and swarm stay)
 #   bash scripts/testbed.sh down --all  also leave swarm and stop dockerd if this script started it
 #   bash scripts/testbed.sh status      one line per component; exit 1 if anything is down
 #   bash scripts/testbed.sh env         the env file with secrets masked
@@ -343,6 +345,7 @@ cmd_down() {
   mkdir -p "$TB"
   exec 9>"$TB/.lock"
   flock -w 900 9 || die "another 'testbed.sh up/down' holds $TB/.lock"
+  [[ -d "$TB/cluster" ]] && bash "$ROOT/scripts/cluster.sh" down
   reg_stop a & reg_stop b & wait
   if [[ "${1:-}" == --all ]]; then
     if [[ "$(swarm_state)" == active ]]; then say "leaving swarm"; docker swarm leave --force >/dev/null; fi
@@ -385,6 +388,7 @@ cmd_status() {
     if [[ "$(image_recipe "$img")" == "$want" ]]; then line "image" "ok $img" ok; else line image "missing $img" no; fi
   done
   if [[ -s "$TB/env" ]]; then line env "ok $TB/env" ok; else line env "missing $TB/env" no; fi
+  if [[ -s "$TB/cluster/env" ]]; then bash "$ROOT/scripts/cluster.sh" status || bad=1; fi
   return $bad
 }
 
@@ -398,9 +402,14 @@ cmd_env() {
 }
 
 case "${1:-}" in
-  up) cmd_up ;;
+  up) shift
+      if [[ "${1:-}" == --cluster ]]; then
+        [[ "${2:-}" =~ ^[1-9]$ ]] || die "up --cluster N: 1 to 9 nodes"
+        cmd_up; exec 9>&-; bash "$ROOT/scripts/cluster.sh" up "$2"
+      else cmd_up; fi ;;
+  cluster) shift; exec bash "$ROOT/scripts/cluster.sh" "$@" ;;
   down) shift; cmd_down "${1:-}" ;;
   status) cmd_status ;;
   env) shift; cmd_env "${1:-}" ;;
-  *) echo "usage: $0 up | down [--all] | status | env [--export]" >&2; exit 2 ;;
+  *) echo "usage: $0 up [--cluster N] | cluster CMD... | down [--all] | status | env [--export]" >&2; exit 2 ;;
 esac

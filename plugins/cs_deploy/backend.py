@@ -112,6 +112,7 @@ class ServiceOutcome:
     desired: int | None = None
     message: str = ""
     seconds: float | None = None
+    nodes: list[str] = field(default_factory=list)   # where the new spec runs (swarm: node hostnames)
 
 
 @dataclass

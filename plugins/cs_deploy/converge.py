@@ -19,6 +19,7 @@ ORDER = {s: i for i, s in enumerate((
     "new", "allocated", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running",
     "complete", "shutdown", "failed", "rejected", "remove", "orphaned"))}
 FAILED_TASKS_LIMIT = 3   # failed/rejected tasks of the new spec before we stop waiting for swarm to retry
+UNPLACEABLE_AFTER = 10.0  # seconds a task may stay pending with a scheduler error (no suitable node) before we fail
 
 
 @dataclass
@@ -28,6 +29,8 @@ class Status:
     desired: int
     message: str = ""
     all_running: bool = False   # every slot runs the new spec (swarm may still be in its own monitor period)
+    nodes: tuple[str, ...] = ()  # hostnames (node IDs if unknown) where the new spec runs
+    unplaceable: str = ""       # a task pending with the scheduler's reason (e.g. no suitable node)
 
 
 def _terminal(state: str) -> bool:
@@ -35,11 +38,13 @@ def _terminal(state: str) -> bool:
 
 
 def evaluate(service: Mapping[str, Any], tasks: Iterable[Mapping[str, Any]], down_nodes: set[str],
-             active_nodes: int, rolling_back: bool = False) -> Status:
+             active_nodes: int, rolling_back: bool = False, hostnames: Mapping[str, str] | None = None) -> Status:
     """One service's rollout status from its inspect and its ``_up-to-date`` tasks.
 
     ``rolling_back``: we are waiting for a rollback, so swarm's own ``rollback_completed`` is the goal, not a
-    failure — the service is judged by its tasks like any other."""
+    failure — the service is judged by its tasks like any other. ``down_nodes``: nodes that are not ready; their
+    tasks do not count. ``hostnames``: node ID → hostname, to name the node in failures."""
+    hostnames = hostnames or {}
     mode = service.get("Spec", {}).get("Mode", {})
     if "ReplicatedJob" in mode or "GlobalJob" in mode:
         return evaluate_job(service, tasks, down_nodes, active_nodes)
@@ -52,14 +57,19 @@ def evaluate(service: Mapping[str, Any], tasks: Iterable[Mapping[str, Any]], dow
         return Status("failed", 0, desired, f"swarm rolled the update back: {umsg}".rstrip(": "))
 
     best: dict[Any, Mapping[str, Any]] = {}
-    failed, last_err = 0, ""
+    failed, last_err, unplaceable = 0, "", ""
     for task in tasks:
         if task.get("NodeID") in down_nodes:
             continue
         status = task.get("Status") or {}
         if status.get("State") in ("failed", "rejected"):
             failed += 1
-            last_err = status.get("Err") or status.get("Message") or last_err
+            err = status.get("Err") or status.get("Message") or ""
+            node = task.get("NodeID")
+            where = f" on node {hostnames.get(node, node)}" if node else ""
+            last_err = f"{err}{where}" if err else last_err
+        elif status.get("State") == "pending" and status.get("Err") and task.get("DesiredState") == "running":
+            unplaceable = status["Err"]
         key = task.get("Slot") if "Replicated" in mode else task.get("NodeID")
         prev = best.get(key)
         if prev is None or ORDER.get(task.get("DesiredState", ""), 0) < ORDER.get(prev.get("DesiredState", ""), 0):
@@ -68,14 +78,20 @@ def evaluate(service: Mapping[str, Any], tasks: Iterable[Mapping[str, Any]], dow
         desired = len(best)   # global: the nodes swarm scheduled it on (placement constraints may exclude some)
     running = sum(1 for t in best.values()
                   if not _terminal(t.get("DesiredState", "")) and (t.get("Status") or {}).get("State") == "running")
+    on = tuple(sorted({hostnames.get(t.get("NodeID"), t.get("NodeID") or "?") for t in best.values()
+                       if not _terminal(t.get("DesiredState", "")) and (t.get("Status") or {}).get("State") == "running"}))
     if failed >= FAILED_TASKS_LIMIT and running < desired:
-        return Status("failed", running, desired, f"{failed} tasks of the new spec failed: {last_err}".rstrip(": "))
+        return Status("failed", running, desired, f"{failed} tasks of the new spec failed: {last_err}".rstrip(": "),
+                      nodes=on)
     if running >= desired and ustate not in ("updating", "rollback_started"):
-        return Status("converged", running, desired, all_running=True)
+        return Status("converged", running, desired, all_running=True, nodes=on)
     note = f"swarm is {ustate.replace('_', ' ')}" if ustate else ""
     if last_err:
         note = f"{note}; last task error: {last_err}".lstrip("; ")
-    return Status("progress", running, desired, note, all_running=running >= desired)
+    if unplaceable and running < desired:
+        note = f"{note}; a task cannot be placed: {unplaceable}".lstrip("; ")
+    return Status("progress", running, desired, note, all_running=running >= desired, nodes=on,
+                  unplaceable=unplaceable if running < desired else "")
 
 
 def evaluate_job(service: Mapping[str, Any], tasks: Iterable[Mapping[str, Any]], down_nodes: set[str],
@@ -106,9 +122,11 @@ def evaluate_job(service: Mapping[str, Any], tasks: Iterable[Mapping[str, Any]],
 
 
 Fetch = Callable[[str], "tuple[Mapping[str, Any], list[Mapping[str, Any]]]"]
+# the cluster now: (IDs of nodes not ready, number of ready+active nodes[, node ID -> hostname])
+Nodes = Callable[[], tuple]
 
 
-def wait_for(names: list[str], fetch: Fetch, nodes: Callable[[], "tuple[set[str], int]"], deadline: float,
+def wait_for(names: list[str], fetch: Fetch, nodes: Nodes, deadline: float,
              monitor: float, poll: float, report: Callable[[str], None],
              clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
              rolling_back: bool = False) -> Outcome:
@@ -122,14 +140,17 @@ def wait_for(names: list[str], fetch: Fetch, nodes: Callable[[], "tuple[set[str]
     """
     start = clock()
     stable_since: float | None = None
+    stuck: dict[str, float] = {}     # service -> when a task was first seen unplaceable
     since: dict[str, float] = {}
     last: dict[str, Status] = {}
     shown: dict[str, str] = {}
     while True:
-        down, active = nodes()
+        cluster = nodes()
+        down, active = cluster[0], cluster[1]
+        hostnames = cluster[2] if len(cluster) > 2 else {}
         for name in names:
             service, tasks = fetch(name)
-            st = evaluate(service, tasks, down, active, rolling_back)
+            st = evaluate(service, tasks, down, active, rolling_back, hostnames)
             last[name] = st
             line = f"{name}: {st.running}/{st.desired} running" + (f" ({st.message})" if st.message else "")
             if shown.get(name) != line:
@@ -139,6 +160,12 @@ def wait_for(names: list[str], fetch: Fetch, nodes: Callable[[], "tuple[set[str]
                 since.setdefault(name, clock() - start)
             else:
                 since.pop(name, None)
+            if st.unplaceable:
+                first = stuck.setdefault(name, clock())
+                if clock() - first >= UNPLACEABLE_AFTER:
+                    st.state, st.message = "failed", f"a task cannot be placed: {st.unplaceable}"
+            else:
+                stuck.pop(name, None)
             if st.state == "failed":
                 return _outcome("failed", f"{name}: {st.message}", last, since, names, clock() - start)
         now = clock()
@@ -165,5 +192,6 @@ def _outcome(state: str, message: str, last: Mapping[str, Status], since: Mappin
                               "failed" if st and st.state == "failed" else
                               "timeout" if state == "timeout" else "waiting"),
             running=st.running if st else 0, desired=st.desired if st else None,
-            message=st.message if st else "", seconds=round(since[n], 2) if n in since else None)
+            message=st.message if st else "", seconds=round(since[n], 2) if n in since else None,
+            nodes=list(st.nodes) if st else [])
     return Outcome(state, message, services, round(seconds, 2))  # type: ignore[arg-type]

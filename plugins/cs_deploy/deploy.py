@@ -103,7 +103,7 @@ def _record(run: Any, plan: Plan, outcome: Outcome | None, applied: Applied | No
         rows.append({"service": d.service, "action": d.action, "old_image": d.old_image, "new_image": d.new_image,
                      "changes": [c.field for c in d.changes],
                      "state": svc.state if svc else ("untouched" if d.action == "unchanged" else None),
-                     "seconds": svc.seconds if svc else None})
+                     "seconds": svc.seconds if svc else None, "nodes": svc.nodes if svc else []})
     run.result["services"] = rows
     if applied is not None:
         run.result["touched"] = applied.touched

@@ -101,6 +101,10 @@ class Settings(PluginSettings):
     lint: Literal["off", "warn", "enforce"] = setting(
         "warn", help="Compose lint from the seed's pitfalls: warn, or enforce (a finding fails with exit 2).")
     production: bool = setting(False, help="A production deploy: aliyun.* extension labels are lint findings.")
+    preflight: Literal["off", "warn", "enforce"] = setting(
+        "warn", help="Swarm cluster checks before any change: nodes not ready/active, duplicate hostnames, "
+                     "differing engine versions, images the nodes cannot pull — warn, or enforce (a finding "
+                     "fails the step). Managers without quorum fail the step even under warn.")
 
     @model_validator(mode="after")
     def _check(self) -> "Settings":

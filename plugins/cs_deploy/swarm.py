@@ -173,6 +173,10 @@ class SwarmBackend:
         swarm_checks.warn_unsupported(desired)
         swarm_checks.check_externals(self.api, desired, objs)
         self._pin(desired)
+        from .preflight import run as preflight
+
+        self.run.result["preflight"] = [f.message for f in preflight(
+            self.api, {n: w.image for n, w in desired.services.items()}, self._auth, self.s.preflight)]
         existing = self._existing(desired.stack)
         networks = {key: obj.name for key, obj in objs["networks"].items()}
         configs, secrets = self._objects(desired, "configs"), self._objects(desired, "secrets")
@@ -309,12 +313,13 @@ class SwarmBackend:
             return service, tasks
         return fetch
 
-    def _nodes(self) -> tuple[set[str], int]:
+    def _nodes(self) -> tuple[set[str], int, dict[str, str]]:
+        """Nodes not ready (their tasks do not count), ready+active nodes, and node ID → hostname."""
         nodes = self.api.nodes()
-        down = {n["ID"] for n in nodes if (n.get("Status") or {}).get("State") == "down"}
+        down = {n["ID"] for n in nodes if (n.get("Status") or {}).get("State") != "ready"}
         active = sum(1 for n in nodes if n["ID"] not in down
                      and (n.get("Spec") or {}).get("Availability", "active") == "active")
-        return down, active
+        return down, active, {n["ID"]: (n.get("Description") or {}).get("Hostname") or n["ID"][:12] for n in nodes}
 
     def wait(self, applied: Applied, deadline: float) -> Outcome:
         if not applied.touched:

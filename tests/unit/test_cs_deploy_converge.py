@@ -122,3 +122,24 @@ def test_window_overlaps_swarms_own_monitor_but_ends_only_when_swarm_completed()
     out = converge.wait_for(["web"], fetch, lambda: (set(), 1), 100.0, 2.0, 1.0, lambda line: None,
                             clock=clock, sleep=clock.sleep)
     assert out.state == "converged" and clock.now == 4.0   # not 4 + 2: the window ran during "updating"
+
+
+def test_a_failure_names_the_node_and_converged_records_the_nodes():
+    failing = [task(1, "rejected", desired="shutdown", node="w3", err="No such image: app:2") for _ in range(3)]
+    st = converge.evaluate(svc(1), failing, set(), 3, hostnames={"w3": "tsc-node3"})
+    assert st.state == "failed" and "No such image: app:2 on node tsc-node3" in st.message
+    st = converge.evaluate(svc(2), [task(1, node="a"), task(2, node="b")], set(), 2, hostnames={"a": "h1", "b": "h2"})
+    assert st.state == "converged" and st.nodes == ("h1", "h2")
+
+
+def test_a_task_no_node_can_take_fails_after_a_while_with_swarms_reason():
+    clock = Clock()
+    reason = "no suitable node (max replicas per node limit exceed)"
+
+    def fetch(name):
+        return svc(2), [task(1), {"Slot": 2, "DesiredState": "running", "Status": {"State": "pending", "Err": reason}}]
+
+    out = converge.wait_for(["web"], fetch, lambda: (set(), 2, {}), 100.0, 2.0, 1.0, lambda line: None,
+                            clock=clock, sleep=clock.sleep)
+    assert out.state == "failed" and reason in out.message
+    assert converge.UNPLACEABLE_AFTER <= clock.now < converge.UNPLACEABLE_AFTER + 2
