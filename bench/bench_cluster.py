@@ -1,9 +1,11 @@
 """cs-deploy against `docker stack deploy --detach=false` on the real 3-node cluster (scripts/cluster.sh), same file.
 
 One compose file for everyone: 3 replicas of a busybox httpd from the cluster's TLS + htpasswd registry
-(10.213.0.1:5445, so every worker pulls with the forwarded auth), at most 2 per node so they spread over the 3
-nodes, `endpoint_mode: dnsrr` on an overlay network (the kernel has no IPVS), a 1 s healthcheck, and
-`update_config: order: start-first, parallelism: 1, monitor: 2s`. Each contender has its own stack, deployed at
+(10.213.0.1:5445, so every worker pulls with the forwarded auth), one per node (`max_replicas_per_node: 1`, so
+every node has the overlay from v1 on: a task landing on a node for the first time during an update can hit
+swarm's "failed to find a load balancer IP" race), `endpoint_mode: dnsrr` on an overlay network (the kernel has
+no IPVS), a 1 s healthcheck (in the image, as in tests/integration/test_cs_deploy_cluster.py), and
+`update_config: order: stop-first, parallelism: 1, monitor: 2s`. Each contender has its own stack, deployed at
 v1 first; then every round is one release per contender (v1 → v2, v2 → v1, ...), in an order that rotates round
 by round, all against the same manager:
 
@@ -46,6 +48,7 @@ WINDOW = "2s"   # update_config.monitor in the file; cs-deploy "matched" uses th
 DOCKERFILE = f"""FROM {BASE}
 ARG V
 RUN mkdir -p /www && echo "version $V" > /www/version
+HEALTHCHECK --interval=1s --timeout=2s --retries=2 CMD wget -q -O /dev/null http://127.0.0.1:8080/version
 CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]
 """
 COMPOSE = f"""services:
@@ -53,18 +56,13 @@ COMPOSE = f"""services:
     image: ${{REPO}}:${{TAG}}
     stop_grace_period: 1s
     networks: [net]
-    healthcheck:
-      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/version"]
-      interval: 1s
-      timeout: 2s
-      retries: 2
     deploy:
       endpoint_mode: dnsrr
       replicas: {REPLICAS}
       placement:
-        max_replicas_per_node: 2
+        max_replicas_per_node: 1
       update_config:
-        order: start-first
+        order: stop-first
         parallelism: 1
         failure_action: pause
         monitor: {WINDOW}
@@ -138,7 +136,7 @@ class Contender:
         proc = sh(*cmd, env=env)
         took, end = time.monotonic() - start, time.time()
         out = (proc.stdout + proc.stderr).replace(self.cl["TAGSHIP_CLUSTER_REGISTRY_PASSWORD"], "***")
-        return proc.returncode, took, end, out[-600:]
+        return proc.returncode, took, end, out[-1500:]
 
 
 DIGESTS: dict[str, str] = {}   # tag -> digest pushed (a tool may pin the image as repo@digest)
@@ -238,9 +236,16 @@ def main() -> int:
                 after = end - max(epoch(t["Status"]["Timestamp"]) for t in done) if len(done) == REPLICAS else None
                 rows.append((r + 1, c.kind, code, took, after, converged))
                 if code:
-                    print(f"round {r + 1} {c.kind}: exit {code}\n{out}", file=sys.stderr)
+                    bad = [f"{t['ID'][:12]} {t['Status']['State']}: {t['Status'].get('Err') or t['Status'].get('Message')}"
+                           for t in api.tasks(filters={"service": f"{c.stack}_web"})
+                           if t["Status"]["State"] in ("failed", "rejected", "shutdown", "complete")]
+                    print(f"round {r + 1} {c.kind}: exit {code}\n{out}\ntasks: {bad}", file=sys.stderr)
                 # the next contender starts on a quiet cluster: this stack fully at the tag
-                poll(f"{c.stack} settled at v{tag}", lambda c=c: len(new_tasks(api, c.stack, tag)) == REPLICAS)
+                try:
+                    poll(f"{c.stack} settled at v{tag}", lambda c=c: len(new_tasks(api, c.stack, tag)) == REPLICAS,
+                         timeout=45)
+                except SystemExit as exc:
+                    print(exc, file=sys.stderr)
     finally:
         try:
             cleanup(api, cl, contenders, repo)
