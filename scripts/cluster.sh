@@ -33,6 +33,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TB="${TAGSHIP_TESTBED_DIR:-$ROOT/.testbed}"
 CD="$TB/cluster"
 BR=tsc-br0
+BR_MAC=02:74:73:63:00:01   # locally administered
 NET=10.213
 REG_ADDR=$NET.0.1:5445
 REG_USER=tagship
@@ -74,6 +75,12 @@ ensure_bridge() {
     say "bridge $BR ($NET.0.1/24)"
     ip link add $BR type bridge
     ip addr add $NET.0.1/24 dev $BR
+  fi
+  # a fixed MAC: otherwise the bridge takes its lowest port's, and a node added later (add-node) can change it,
+  # leaving every namespace's ARP entry for $NET.0.1 (the registry) stale: connections time out for a while
+  if [[ $(cat /sys/class/net/$BR/address) != "$BR_MAC" ]]; then
+    ip link set $BR address "$BR_MAC"
+    local n; for n in $(known_nodes); do ip -n "$(ns "$n")" neigh flush dev eth0 2>/dev/null || true; done
   fi
   ip link set $BR up
   sysctl -qw net.ipv4.ip_forward=1
@@ -383,7 +390,7 @@ case "${1:-}" in
     while [[ $# -gt 0 ]]; do case $1 in --hostname) host=$2; shift 2 ;; --dockerd) bin=$2; shift 2 ;;
                                         --worker) shift ;; *) die "add-node: unknown $1" ;; esac; done
     [[ $bin == dockerd ]] || [[ -x $bin ]] || die "add-node: --dockerd $bin is not an executable"
-    lock; ensure_netns "$n"; start_dockerd "$n" "$host" "$bin"
+    lock; ensure_bridge; ensure_netns "$n"; start_dockerd "$n" "$host" "$bin"
     ensure_worker "$n" "$(dk 1 swarm join-token -q worker)"
     say "node$n (hostname $host, $(DK_TIMEOUT=10 dk "$n" version --format '{{.Server.Version}}')) joined" ;;
   old-engine) lock; ensure_old_engine; echo "$OLD_DOCKERD" ;;
