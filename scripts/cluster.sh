@@ -9,7 +9,12 @@
 # For tests that break the cluster for real:
 #   stop-node N                             SIGKILL the node's dockerd, containerd, shims and containers
 #   start-node N                            start it again (it rejoins with its own swarm state)
-#   add-node N [--hostname H] [--worker]    an extra node (N > nodes); --hostname to collide with another
+#   add-node N [--hostname H] [--worker] [--dockerd PATH]
+#                                           an extra node (N > nodes); --hostname to collide with another;
+#                                           --dockerd to run another engine (e.g. the one old-engine prints)
+#   old-engine                              last line: the path of an older dockerd (Debian bullseye's
+#                                           docker.io, downloaded once, sha256-checked, cached in
+#                                           $TAGSHIP_TESTBED_DIR/cache; `up` fetches it too, a failure is fatal)
 #   remove-node N                           leave, stop, remove its namespace and data
 #   reset-swarm                             re-form the swarm from scratch (workers rejoin)
 #   docker N ARGS...                        the docker CLI against node N
@@ -28,12 +33,17 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TB="${TAGSHIP_TESTBED_DIR:-$ROOT/.testbed}"
 CD="$TB/cluster"
 BR=tsc-br0
+BR_MAC=02:74:73:63:00:01   # locally administered
 NET=10.213
 REG_ADDR=$NET.0.1:5445
 REG_USER=tagship
 RULE=(FORWARD -i $BR -o $BR -m comment --comment tagship-cluster -j ACCEPT)
 BUSYBOX_IMAGE=${TAGSHIP_BUSYBOX_IMAGE:-tagship/busybox:latest}
 HEARTBEAT=2s   # swarm dispatcher heartbeat: a dead node is marked down within a few seconds
+# An older engine for the version-skew preflight test: Debian bullseye's docker.io (bookworm's is 20.10.24).
+OLD_ENGINE=20.10.5+dfsg1-1+deb11u2
+OLD_ENGINE_SHA256=6af074592eaecfe6710ae6d49eeb7dc4855afb65a3c96a25ed92c38c2c7963e0
+OLD_ENGINE_MIRRORS=${TAGSHIP_DEBIAN_MIRRORS:-http://deb.debian.org/debian http://archive.debian.org/debian}
 
 T0=${EPOCHREALTIME/[.,]/}
 say() { local d=$(( (${EPOCHREALTIME/[.,]/} - T0) / 100000 )); printf '[cluster %3d.%ds] %s\n' $((d / 10)) $((d % 10)) "$*"; }
@@ -66,6 +76,12 @@ ensure_bridge() {
     ip link add $BR type bridge
     ip addr add $NET.0.1/24 dev $BR
   fi
+  # a fixed MAC: otherwise the bridge takes its lowest port's, and a node added later (add-node) can change it,
+  # leaving every namespace's ARP entry for $NET.0.1 (the registry) stale: connections time out for a while
+  if [[ $(cat /sys/class/net/$BR/address) != "$BR_MAC" ]]; then
+    ip link set $BR address "$BR_MAC"
+    local n; for n in $(known_nodes); do ip -n "$(ns "$n")" neigh flush dev eth0 2>/dev/null || true; done
+  fi
   ip link set $BR up
   sysctl -qw net.ipv4.ip_forward=1
   iptables -C "${RULE[@]}" 2>/dev/null || iptables -I "${RULE[@]}"
@@ -87,16 +103,18 @@ ensure_netns() {
 }
 
 # ---------------------------------------------------------------- node daemons
-start_dockerd() {  # n hostname
-  local n=$1 host=$2 d; d=$(ndir "$n")
+start_dockerd() {  # n hostname [dockerd binary; default: the one it ran with before, else the host's]
+  local n=$1 host=$2 d bin; d=$(ndir "$n")
   node_ok "$n" && return 0
   mkdir -p "$d/data" "$(xroot "$n")"
   rm -f "$(sock "$n")" "$d/dockerd.pid"
   echo "$host" >"$d/hostname"
-  say "dockerd on $(ns "$n") (hostname $host)"
+  bin=${3:-$(cat "$d/dockerd.bin" 2>/dev/null || echo dockerd)}
+  echo "$bin" >"$d/dockerd.bin"
+  say "dockerd on $(ns "$n") (hostname $host${3:+, $bin})"
   daemon "$d/dockerd.log" nsenter --net="/run/netns/$(ns "$n")" unshare --uts \
     sh -c 'hostname "$0" && exec "$@"' "$host" \
-    dockerd --data-root "$d/data" --exec-root "$(xroot "$n")" --pidfile "$d/dockerd.pid" \
+    "$bin" --data-root "$d/data" --exec-root "$(xroot "$n")" --pidfile "$d/dockerd.pid" \
       -H "unix://$(sock "$n")" --cgroup-parent "/$(ns "$n")" --bip "$NET.$((100 + n)).1/24" \
       --default-address-pool "base=$NET.$((8 * n)).0/21,size=24" --userland-proxy=false \
       --log-level warn >/dev/null
@@ -133,6 +151,26 @@ destroy_node() {
   find /sys/fs/cgroup/*/"$name" -depth -type d -exec rmdir {} \; 2>/dev/null || true
   ip netns del "$name" 2>/dev/null || true
   ip link del "tsc-v$n" 2>/dev/null || true
+}
+
+ensure_old_engine() {  # sets OLD_DOCKERD: bullseye's dockerd, extracted into $TB/cache (downloaded once)
+  local c="$TB/cache/docker.io_$OLD_ENGINE" deb m url ok=
+  OLD_DOCKERD=$c/usr/sbin/dockerd
+  [[ -x $OLD_DOCKERD ]] && "$OLD_DOCKERD" --version >/dev/null 2>&1 && return 0
+  mkdir -p "$TB/cache"; deb="$c.deb"
+  for m in $OLD_ENGINE_MIRRORS; do
+    url="$m/pool/main/d/docker.io/docker.io_${OLD_ENGINE//+/%2B}_amd64.deb"
+    say "downloading $url"
+    if curl -fsSL --retry 3 --connect-timeout 20 --max-time 600 -o "$deb.part" "$url" \
+        && echo "$OLD_ENGINE_SHA256  $deb.part" | sha256sum -c --status; then ok=1; break; fi
+    say "  failed or wrong sha256 (want $OLD_ENGINE_SHA256)"
+  done
+  [[ -n $ok ]] || { rm -f "$deb.part"; die "could not fetch docker.io $OLD_ENGINE from: $OLD_ENGINE_MIRRORS (set TAGSHIP_DEBIAN_MIRRORS)"; }
+  rm -rf "$c.new"; dpkg-deb -x "$deb.part" "$c.new" || die "dpkg-deb -x $deb.part failed"
+  rm -f "$deb.part"
+  "$c.new/usr/sbin/dockerd" --version >/dev/null || die "the extracted $c.new/usr/sbin/dockerd does not run"
+  rm -rf "$c"; mv "$c.new" "$c"
+  say "old engine: $("$OLD_DOCKERD" --version)"
 }
 
 # ---------------------------------------------------------------- swarm
@@ -273,6 +311,7 @@ write_env() {
     echo "export TAGSHIP_CLUSTER_REGISTRY=$REG_ADDR"
     echo "export TAGSHIP_CLUSTER_REGISTRY_USER=$REG_USER"
     echo "export TAGSHIP_CLUSTER_REGISTRY_PASSWORD=$REG_C_PASSWORD"
+    echo "export TAGSHIP_CLUSTER_OLD_DOCKERD=$OLD_DOCKERD"
   } >"$f.new")
   if cmp -s "$f.new" "$f"; then rm -f "$f.new"; else mv "$f.new" "$f"; fi
 }
@@ -298,6 +337,7 @@ cmd_up() {
   ensure_registry
   pids=()
   for n in $(seq 1 "$want"); do ensure_busybox "$n" & pids+=($!); done; wait "${pids[@]}"
+  ensure_old_engine
   write_env "$want"
   say "up: $want nodes (manager $(addr 1)), registry $REG_ADDR; env in $CD/env"
 }
@@ -346,11 +386,14 @@ case "${1:-}" in
   start-node) [[ ${2:-} =~ ^[0-9]+$ ]] || die "start-node N"; lock; ensure_netns "$2"
               start_dockerd "$2" "$(cat "$(ndir "$2")/hostname" 2>/dev/null || ns "$2")"; say "node$2 started" ;;
   add-node)
-    n=${2:-}; [[ $n =~ ^[0-9]+$ ]] || die "add-node N [--hostname H]"; host=$(ns "$n"); shift 2
-    while [[ $# -gt 0 ]]; do case $1 in --hostname) host=$2; shift 2 ;; --worker) shift ;; *) die "add-node: unknown $1" ;; esac; done
-    lock; ensure_netns "$n"; start_dockerd "$n" "$host"
+    n=${2:-}; [[ $n =~ ^[0-9]+$ ]] || die "add-node N [--hostname H] [--dockerd PATH]"; host=$(ns "$n"); bin=dockerd; shift 2
+    while [[ $# -gt 0 ]]; do case $1 in --hostname) host=$2; shift 2 ;; --dockerd) bin=$2; shift 2 ;;
+                                        --worker) shift ;; *) die "add-node: unknown $1" ;; esac; done
+    [[ $bin == dockerd ]] || [[ -x $bin ]] || die "add-node: --dockerd $bin is not an executable"
+    lock; ensure_bridge; ensure_netns "$n"; start_dockerd "$n" "$host" "$bin"
     ensure_worker "$n" "$(dk 1 swarm join-token -q worker)"
-    say "node$n (hostname $host) joined" ;;
+    say "node$n (hostname $host, $(DK_TIMEOUT=10 dk "$n" version --format '{{.Server.Version}}')) joined" ;;
+  old-engine) lock; ensure_old_engine; echo "$OLD_DOCKERD" ;;
   remove-node)
     n=${2:-}; [[ $n =~ ^[0-9]+$ && $n != 1 ]] || die "remove-node N (not 1)"; lock
     id=$(swarm_field "$n" '{{.Swarm.NodeID}}')
@@ -363,6 +406,6 @@ case "${1:-}" in
   reset-swarm) lock; for n in $(known_nodes); do dk "$n" swarm leave --force >/dev/null 2>&1 || true; done
                say "every node left the swarm; run up to form it again" ;;
   docker) n=${2:-}; shift 2; exec docker -H "unix://$(sock "$n")" "$@" ;;
-  *) echo "usage: $0 up [N] | down | status | env | stop-node N | start-node N | add-node N [--hostname H] |" \
-          "remove-node N | reset-swarm | docker N ARGS..." >&2; exit 2 ;;
+  *) echo "usage: $0 up [N] | down | status | env | stop-node N | start-node N |" \
+          "add-node N [--hostname H] [--dockerd PATH] | old-engine | remove-node N | reset-swarm | docker N ARGS..." >&2; exit 2 ;;
 esac

@@ -292,6 +292,34 @@ def test_a_duplicate_hostname_fails_preflight(cluster, images, stack):
                                          if n["Description"]["Hostname"] == "tsc-node2") == 1, timeout=60)
 
 
+def _hosts(cluster, host):
+    return [n for n in cluster["api"].nodes() if n["Description"]["Hostname"] == host]
+
+
+def test_a_node_on_an_older_engine_is_reported_and_fails_enforce(cluster, images, stack):
+    """node5 runs Debian bullseye's dockerd (20.10.5, fetched and cached by cluster.sh up) beside bookworm's."""
+    old_dockerd = cluster["env"].get("TAGSHIP_CLUSTER_OLD_DOCKERD")
+    if not old_dockerd or not Path(old_dockerd).is_file():
+        pytest.fail(f"no older dockerd in the cluster env ({old_dockerd!r}); {HINT}", pytrace=False)
+    new = cluster["api"].version()["Version"]
+    try:
+        csh("add-node", "5", "--dockerd", old_dockerd)
+        poll("tsc-node5 ready", lambda: [n["Status"]["State"] for n in _hosts(cluster, "tsc-node5")] == ["ready"],
+             timeout=90)
+        old = _hosts(cluster, "tsc-node5")[0]["Description"]["Engine"]["EngineVersion"]
+        assert old.startswith("20.10.5") and old != new, (old, new)
+        differ = f"engine versions differ across nodes: {new} on tsc-node1, tsc-node2, tsc-node3; {old} on tsc-node5"
+        code, out, result = deploy(cluster, images, stack, "1", PLUGIN_PREFLIGHT="enforce")
+        assert code == 1 and f"preflight failed: {differ}" in out, out
+        assert not cluster["api"].services(filters={"name": f"{stack['name']}_web"})   # nothing was changed
+        code, out, result = deploy(cluster, images, stack, "1", PLUGIN_PREFLIGHT="warn")
+        assert code == 0, out
+        assert f"preflight: {differ}" in out, out
+    finally:
+        csh("remove-node", "5")
+        poll("tsc-node5 gone from the swarm", lambda: not _hosts(cluster, "tsc-node5"), timeout=60)
+
+
 def test_a_worker_killed_mid_rollout_is_never_green_on_a_half_done_rollout(cluster, images, stack):
     # no per-node limit here: the two live nodes must be able to take node3's replicas (and start-first's extra)
     code, out, _ = deploy(cluster, images, stack, "1", REPLICAS="3")
