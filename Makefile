@@ -38,6 +38,7 @@ docs: venv
 docs-check: venv
 	$(BIN)/tagship docs --out docs/plugins --check
 
+bench: CLUSTER ?= 3      # bench_cluster.py needs the 3-node cluster
 bench: testbed           ## every benchmark in bench/ (several minutes; figures go in the README)
 	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
